@@ -1,0 +1,62 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`  (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 0.0.0.0
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: install install-dev run serve migrate test test-services lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/dev.txt
+	touch $(VENV)/.installed-base $@
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput -v0
+
+## Install, migrate and serve the whole API on http://$(HOST):$(PORT) (WSGI on granian).
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(MAKE) --no-print-directory serve
+
+serve:
+	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+		--blocking-threads 1 --backlog 2048 --no-ws \
+		--static-path-route /static --static-path-mount staticfiles \
+		mlservice.wsgi:application
+
+## Install and run lint + the whole test suite with coverage on embedded defaults (SQLite, local memory cache).
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest --cov --cov-report=term:skip-covered -q $(PYTEST_ARGS)
+
+## The same suite against the machine's PostgreSQL and Redis (.ci/run starts them).
+test-services: install-dev
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mlservice} \
+	REDIS_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov staticfiles

@@ -1,0 +1,42 @@
+from rest_framework import serializers
+
+
+class HealthServicesSerializer(serializers.Serializer):
+    embeddings = serializers.BooleanField()
+    rag = serializers.BooleanField()
+    transcription = serializers.BooleanField()
+    analysis = serializers.BooleanField()
+    complexity = serializers.BooleanField()
+
+
+class HealthConfigSerializer(serializers.Serializer):
+    hasOpenAiKey = serializers.BooleanField()
+    hasQdrantUrl = serializers.BooleanField()
+    embeddingModel = serializers.CharField()
+    defaultLlmModel = serializers.CharField()
+
+
+class HealthResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded", "error"])
+    timestamp = serializers.CharField()
+    version = serializers.CharField()
+    services = HealthServicesSerializer()
+    config = HealthConfigSerializer()
+
+
+class CheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latencyMs = serializers.FloatField()
+    error = serializers.CharField(required=False)
+
+
+class ReadyResponseSerializer(serializers.Serializer):
+    ready = serializers.BooleanField()
+    status = serializers.CharField()
+    timestamp = serializers.CharField()
+    checks = serializers.DictField(child=CheckSerializer())
+
+
+class LiveResponseSerializer(serializers.Serializer):
+    live = serializers.BooleanField()
+    timestamp = serializers.CharField()

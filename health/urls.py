@@ -1,0 +1,11 @@
+from django.urls import path
+
+from .views import HealthView, LiveView, ReadyView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("health/ready", ReadyView.as_view(), name="health-ready"),
+    path("ready", ReadyView.as_view(), name="ready"),
+    path("health/live", LiveView.as_view(), name="health-live"),
+    path("live", LiveView.as_view(), name="live"),
+]

@@ -1,0 +1,27 @@
+"""Base view: validate with a contract serializer, call a service, answer 201 for POST (contract 2.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .serializers import ContractSerializer
+
+
+class ContractView(APIView):
+    request_serializer: type[ContractSerializer] | None = None
+
+    def validated(self, request: Request, serializer_class: type[ContractSerializer] | None = None) -> dict[str, Any]:
+        cls = serializer_class or self.request_serializer
+        assert cls is not None, f"{type(self).__name__} has no request_serializer"
+        serializer = cls(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @staticmethod
+    def created(body: Any) -> Response:
+        return Response(body, status=status.HTTP_201_CREATED)

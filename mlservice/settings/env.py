@@ -1,0 +1,71 @@
+"""One typed way to read configuration from the environment.
+
+Every setting goes through these helpers so that a malformed value (``DJANGO_DEBUG=maybe``,
+``EMBEDDING_DIMENSIONS=abc``) stops the process at start-up with a message naming the variable,
+instead of surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _read(name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw.strip())
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name}={raw!r} is not a valid {kind}: {exc}") from exc
+
+
+def env_str(name: str, default: str = "") -> str:
+    return _read(name, default, str, "string")
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    def parse(raw: str) -> bool:
+        lowered = raw.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+    return _read(name, default, parse, "boolean")
+
+
+def env_int(name: str, default: int, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    value = _read(name, default, int, "integer")
+    _check_range(name, value, min_value, max_value)
+    return value
+
+
+def env_float(name: str, default: float, *, min_value: float | None = None, max_value: float | None = None) -> float:
+    value = _read(name, default, float, "number")
+    _check_range(name, value, min_value, max_value)
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None, *, separator: str = ",") -> list[str]:
+    def parse(raw: str) -> list[str]:
+        return [item.strip() for item in raw.split(separator) if item.strip()]
+
+    return _read(name, list(default or []), parse, "list")
+
+
+def _check_range(name: str, value: float, min_value: float | None, max_value: float | None) -> None:
+    if min_value is not None and value < min_value:
+        raise ImproperlyConfigured(f"Environment variable {name}={value} must be >= {min_value}")
+    if max_value is not None and value > max_value:
+        raise ImproperlyConfigured(f"Environment variable {name}={value} must be <= {max_value}")

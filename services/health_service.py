@@ -1,0 +1,135 @@
+"""Liveness, readiness and the static capability report of ``/health``.
+
+Areas register what they contribute from their ``AppConfig.ready``:
+- ``register_capability(area, fn)``: the ``services.<area>`` flag of ``/health`` (cheap, no I/O);
+- ``register_check(name, fn)``: a readiness dependency; ``fn`` raises or returns False when down.
+The database and the cache are registered here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from mlservice.api.responses import iso_now
+
+logger = logging.getLogger("mlservice.health")
+
+AREAS = ("embeddings", "rag", "transcription", "analysis", "complexity")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"ok": self.ok, "latencyMs": round(self.latency_ms, 2)}
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+class HealthService:
+    def __init__(self) -> None:
+        self._capabilities: dict[str, Callable[[], bool]] = {"complexity": lambda: True}
+        self._checks: dict[str, Callable[[], Any]] = {}
+        self._info: dict[str, Callable[[], Any]] = {}
+        self.register_check("database", _check_database)
+        self.register_check("cache", _check_cache)
+
+    def register_capability(self, area: str, available: Callable[[], bool]) -> None:
+        self._capabilities[area] = available
+
+    def register_check(self, name: str, check: Callable[[], Any]) -> None:
+        self._checks[name] = check
+
+    def register_info(self, key: str, value: Callable[[], Any]) -> None:
+        """Extra ``config`` entries shown by /health (for example the embedding model in use)."""
+        self._info[key] = value
+
+    def health(self) -> dict[str, Any]:
+        services = self._services()
+        up = sum(services.values())
+        status = "ok" if up == len(services) else ("degraded" if up else "error")
+        config: dict[str, Any] = {
+            "hasOpenAiKey": bool(settings.OPENAI_API_KEY),
+            "hasQdrantUrl": bool(settings.QDRANT_URL),
+            "embeddingModel": settings.EMBEDDING_MODEL,
+            "defaultLlmModel": settings.DEFAULT_LLM_MODEL,
+        }
+        for key, value in self._info.items():
+            config[key] = _safe(value)
+        return {
+            "status": status,
+            "timestamp": iso_now(),
+            "version": settings.SERVICE_VERSION,
+            "services": services,
+            "config": config,
+        }
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks = {name: _run(check) for name, check in self._checks.items()}
+        ready = all(result.ok for result in checks.values())
+        status = self.health()["status"] if ready else "error"
+        for name, result in checks.items():
+            if not result.ok:
+                logger.warning("Readiness check %s failed: %s", name, result.error)
+        return ready, {
+            "ready": ready,
+            "status": status,
+            "timestamp": iso_now(),
+            "checks": {name: result.as_dict() for name, result in checks.items()},
+        }
+
+    def _services(self) -> dict[str, bool]:
+        return {area: bool(_safe(self._capabilities[area])) if area in self._capabilities else False for area in AREAS}
+
+
+def _safe(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception:
+        logger.exception("Health probe failed")
+        return None
+
+
+def _run(check: Callable[[], Any]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        outcome = check()
+    except Exception as exc:  # noqa: BLE001
+        return CheckResult(False, (time.perf_counter() - started) * 1000, f"{type(exc).__name__}: {exc}")
+    elapsed = (time.perf_counter() - started) * 1000
+    if outcome is False:
+        return CheckResult(False, elapsed, "check reported unavailable")
+    return CheckResult(True, elapsed)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> bool:
+    key = f"health:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    value = cache.get(key)
+    cache.delete(key)
+    return value == "1"
+
+
+@functools.cache
+def get_instance() -> HealthService:
+    return HealthService()
