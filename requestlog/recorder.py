@@ -25,6 +25,8 @@ from django.db import close_old_connections, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from mlservice.api.parsers import RAW_BODY_ATTRIBUTE
+
 logger = logging.getLogger("mlservice.requestlog")
 
 # Health probes, docs, admin and metrics are not API usage (contract 7.4).
@@ -104,9 +106,8 @@ def _build_record(request: HttpRequest, response: HttpResponse, duration_ms: flo
 def _json_body(request: HttpRequest, limit: int) -> bytes | None:
     if request.method not in _JSON_METHODS or not (request.content_type or "").endswith("json"):
         return None
-    try:
-        body = request.body
-    except Exception:  # noqa: BLE001 - body already streamed (uploads) or too large
+    body = getattr(request, RAW_BODY_ATTRIBUTE, None)
+    if body is None:
         return None
     return body if 0 < len(body) <= limit else None
 
@@ -119,14 +120,17 @@ def _response_body(response: HttpResponse, limit: int) -> bytes | None:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    candidate = (
-        forwarded.split(",")[0].strip() or request.headers.get("X-Real-IP", "") or request.META.get("REMOTE_ADDR", "")
+    candidates = (
+        request.headers.get("X-Forwarded-For", "").split(",")[0].strip(),
+        request.headers.get("X-Real-IP", "").strip(),
+        request.META.get("REMOTE_ADDR", ""),
     )
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def _int_or_zero(value: str | None) -> int:

@@ -50,11 +50,9 @@ class ContractSerializer(serializers.Serializer):
             try:
                 super().to_internal_value(normalised)
             except serializers.ValidationError as exc:
-                detail = dict(exc.detail)
-                detail[api_settings.NON_FIELD_ERRORS_KEY] = unknown + list(
-                    detail.get(api_settings.NON_FIELD_ERRORS_KEY, [])
-                )
-                raise serializers.ValidationError(detail) from exc
+                field_errors = dict(exc.detail)
+                unknown += list(field_errors.pop(api_settings.NON_FIELD_ERRORS_KEY, []))
+                raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: unknown, **field_errors}) from exc
             raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: unknown})
         return super().to_internal_value(normalised)
 
