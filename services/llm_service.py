@@ -1,0 +1,227 @@
+"""Chat completions behind one interface, whichever provider serves them.
+
+    llm = llm_service.get_instance()
+    llm.is_available()                      # a generative model is configured and usable
+    result = llm.chat(messages, model=None, temperature=None, max_tokens=None, json_mode=False)
+    result.content, result.model, result.usage, result.finish_reason
+    for delta in llm.stream_chat(messages, ...):   # ChatDelta; the last has done=True + usage
+        ...
+
+Routing by model name (``model`` argument, else ``DEFAULT_LLM_MODEL``, else by which keys exist):
+- ``claude-*``                  -> Anthropic (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``)
+- ``gpt-*``, ``o1``/``o3``..., ``chatgpt-*`` -> OpenAI (``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` if set)
+- anything else                 -> the OpenAI-compatible server at ``OPENAI_BASE_URL`` when set,
+                                   else the bundled local model when installed.
+A name whose provider is not configured goes to the default provider when
+``LLM_FALLBACK_TO_DEFAULT`` is on (the gateway always sends OpenAI names); the result's ``model``
+names the model that really answered. With nothing configured every call raises
+``ServiceUnavailable`` naming the settings to set; provider failures raise ``UpstreamError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from mlservice.api.exceptions import ServiceUnavailable
+
+from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
+
+__all__ = ["ChatDelta", "ChatResult", "LLMService", "empty_usage", "get_instance"]
+
+logger = logging.getLogger("mlservice.llm")
+
+NOT_CONFIGURED = (
+    "No language model is configured: set OPENAI_API_KEY (OpenAI), ANTHROPIC_API_KEY (Anthropic) or "
+    "OPENAI_BASE_URL (an OpenAI-compatible server such as Ollama or vLLM), and optionally DEFAULT_LLM_MODEL"
+)
+
+_OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage)")
+_ANTHROPIC_MODEL = re.compile(r"^claude")
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "openai", "anthropic", "compatible" or "local"
+    model: str
+
+
+class LLMService:
+    def __init__(self) -> None:
+        self._providers: dict[str, ChatProvider] = {}
+        self._lock = threading.Lock()
+
+    # --- configuration -------------------------------------------------------------------
+    def configured_kinds(self) -> list[str]:
+        kinds = []
+        if settings.OPENAI_API_KEY:
+            kinds.append("openai")
+        if settings.ANTHROPIC_API_KEY:
+            kinds.append("anthropic")
+        if settings.OPENAI_BASE_URL:
+            kinds.append("compatible")
+        if self._local_available():
+            kinds.append("local")
+        return kinds
+
+    def is_available(self) -> bool:
+        return bool(self.configured_kinds())
+
+    def has_remote_model(self) -> bool:
+        """A cloud or self-hosted server model is configured (better than the tiny local one)."""
+        return any(kind != "local" for kind in self.configured_kinds())
+
+    def default_model(self) -> str | None:
+        if settings.DEFAULT_LLM_MODEL:
+            return settings.DEFAULT_LLM_MODEL
+        if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
+            return settings.OPENAI_DEFAULT_MODEL
+        if settings.ANTHROPIC_API_KEY:
+            return settings.ANTHROPIC_DEFAULT_MODEL
+        if self._local_available():
+            from .llm import local_provider
+
+            return local_provider.MODEL_NAME
+        return None
+
+    def resolve(self, model: str | None) -> Route:
+        """Which provider serves ``model`` (or the default), following the module's routing rules."""
+        default = self.default_model()
+        if default is None:
+            raise ServiceUnavailable(NOT_CONFIGURED)
+        name = (model or "").strip() or default
+        route = self._route_for(name)
+        if route is not None:
+            return route
+        if name != default and settings.LLM_FALLBACK_TO_DEFAULT:
+            fallback = self._route_for(default)
+            if fallback is not None:
+                logger.info("model %s has no configured provider; using %s", name, default)
+                return fallback
+        raise ServiceUnavailable(self._missing_provider_message(name))
+
+    def _route_for(self, name: str) -> Route | None:
+        if _ANTHROPIC_MODEL.match(name):
+            return Route("anthropic", name) if settings.ANTHROPIC_API_KEY else None
+        if _OPENAI_MODEL.match(name):
+            if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
+                return Route("openai", name)
+            return None
+        if settings.OPENAI_BASE_URL:
+            return Route("compatible", name)
+        if self._local_available():
+            from .llm import local_provider
+
+            return Route("local", local_provider.MODEL_NAME)
+        return None
+
+    @staticmethod
+    def _missing_provider_message(name: str) -> str:
+        if _ANTHROPIC_MODEL.match(name):
+            return f"Model {name} needs ANTHROPIC_API_KEY, which is not set"
+        if _OPENAI_MODEL.match(name):
+            return f"Model {name} needs OPENAI_API_KEY (or OPENAI_BASE_URL), which is not set"
+        return f"Model {name} needs OPENAI_BASE_URL (an OpenAI-compatible server), which is not set"
+
+    # --- calls ---------------------------------------------------------------------------
+    def chat(
+        self,
+        messages: list[dict[str, str]],
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_mode: bool = False,
+    ) -> ChatResult:
+        route = self.resolve(model)
+        request = self._request(messages, route, temperature, max_tokens, json_mode)
+        return self._provider(route.kind).chat(request)
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, str]],
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_mode: bool = False,
+    ) -> Iterator[ChatDelta]:
+        """Resolves the provider now (so configuration errors raise here), then streams lazily."""
+        route = self.resolve(model)
+        request = self._request(messages, route, temperature, max_tokens, json_mode)
+        return self._provider(route.kind).stream_chat(request)
+
+    @staticmethod
+    def _request(
+        messages: list[dict[str, str]],
+        route: Route,
+        temperature: float | None,
+        max_tokens: int | None,
+        json_mode: bool,
+    ) -> ChatRequest:
+        return ChatRequest(
+            messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+            model=route.model,
+            temperature=settings.DEFAULT_TEMPERATURE if temperature is None else float(temperature),
+            max_tokens=int(max_tokens or settings.DEFAULT_MAX_TOKENS),
+            json_mode=json_mode,
+        )
+
+    def image_provider(self):  # type: ignore[no-untyped-def]
+        """The OpenAI provider for DALL-E, or None when no OpenAI key is set."""
+        if not settings.OPENAI_API_KEY:
+            return None
+        return self._provider("openai")
+
+    def _provider(self, kind: str) -> ChatProvider:
+        with self._lock:
+            key = f"{kind}|{settings.OPENAI_API_KEY}|{settings.OPENAI_BASE_URL}|{settings.ANTHROPIC_API_KEY}|{settings.ANTHROPIC_BASE_URL}"
+            provider = self._providers.get(key)
+            if provider is None:
+                provider = self._build(kind)
+                self._providers[key] = provider
+            return provider
+
+    @staticmethod
+    def _build(kind: str) -> ChatProvider:
+        timeout = settings.PROVIDER_TIMEOUT_SECONDS
+        retries = settings.PROVIDER_MAX_RETRIES
+        if kind == "anthropic":
+            from .llm.anthropic_provider import AnthropicChatProvider
+
+            return AnthropicChatProvider(
+                api_key=settings.ANTHROPIC_API_KEY,
+                base_url=settings.ANTHROPIC_BASE_URL,
+                timeout=timeout,
+                max_retries=retries,
+            )
+        if kind in ("openai", "compatible"):
+            from .llm.openai_provider import OpenAIChatProvider
+
+            return OpenAIChatProvider(
+                api_key=settings.OPENAI_API_KEY,
+                base_url=settings.OPENAI_BASE_URL,
+                timeout=timeout,
+                max_retries=retries,
+                name="OpenAI" if kind == "openai" else "OpenAI-compatible server",
+            )
+        from .llm import local_provider
+
+        return local_provider.get_provider()
+
+    @staticmethod
+    def _local_available() -> bool:
+        if not settings.LLM_LOCAL_ENABLED:
+            return False
+        from .llm import local_provider
+
+        return local_provider.is_installed()
+
+
+@functools.cache
+def get_instance() -> LLMService:
+    return LLMService()
