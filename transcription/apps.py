@@ -1,6 +1,46 @@
+import logging
+import sys
+import threading
+
 from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger("mlservice.transcription")
 
 
 class TranscriptionConfig(AppConfig):
     name = "transcription"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from services import health_service, transcription_service
+
+        health = health_service.get_instance()
+        health.register_capability("transcription", lambda: transcription_service.get_instance().is_available())
+        health.register_check("transcription", _check_backend)
+        health.register_info("transcriptionBackend", lambda: transcription_service.get_instance().health()["backend"])
+        if settings.WARM_MODELS_ON_START and _is_server_process():
+            # In the background: a server must answer /health/live while the model loads.
+            threading.Thread(target=_warm_up, name="transcription-warm-up", daemon=True).start()
+
+
+def _check_backend() -> bool:
+    """Ready when some engine can transcribe: the local model files exist, or an OpenAI key is set."""
+    from services import transcription_service
+
+    return transcription_service.get_instance().is_available()
+
+
+def _warm_up() -> None:
+    from services import transcription_service
+
+    try:
+        transcription_service.get_instance().warm_up()
+    except Exception:
+        logger.exception("Could not warm up the local transcription model")
+
+
+def _is_server_process() -> bool:
+    """Not for management commands such as migrate (only runserver serves requests)."""
+    argv = " ".join(sys.argv)
+    return "manage.py" not in argv or "runserver" in argv

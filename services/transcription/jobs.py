@@ -1,0 +1,165 @@
+"""Background jobs for long audio: create, dispatch (Celery, a thread, or inline) and run.
+
+Runner choice (``TRANSCRIPTION_JOB_RUNNER``): ``auto`` is inline when CELERY_TASK_ALWAYS_EAGER
+(tests), Celery when a broker is configured, else a thread in this process so a laptop with no
+services still works. A broker that cannot be reached falls back to the thread: the job is
+never lost. The queued audio lives under TRANSCRIPTION_JOB_DIR (shared with the workers) and is
+deleted when the job finishes, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from mlservice.api.exceptions import ServiceError
+from transcription.models import TranscriptionJob
+
+from . import audio
+from .chunking import transcribe_chunked
+from .types import TranscriptionOptions, transcript_to_dict
+
+logger = logging.getLogger("mlservice.transcription.jobs")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def create_job(prepared, choice, options: TranscriptionOptions, response_format: str) -> TranscriptionJob:
+    """Copy the audio where the workers can read it, store the job, and dispatch it."""
+    job_id = uuid.uuid4()
+    job_dir = Path(settings.TRANSCRIPTION_JOB_DIR)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    stored = job_dir / f"{job_id}{Path(prepared.filename).suffix.lower()}"
+    shutil.copyfile(prepared.path, stored)
+    try:
+        job = TranscriptionJob.objects.create(
+            id=job_id,
+            filename=prepared.filename[:255],
+            audio_path=str(stored),
+            duration=prepared.info.duration,
+            backend=choice.engine.backend,
+            model=choice.model,
+            language=options.language or "",
+            prompt=options.prompt or "",
+            response_format=response_format,
+        )
+    except Exception:
+        stored.unlink(missing_ok=True)
+        raise
+    logger.info("Queued transcription job %s (%s, %.1f s, %s)", job.id, job.filename, job.duration, job.backend)
+    dispatch(str(job.id))
+    job.refresh_from_db()
+    return job
+
+
+def runner() -> str:
+    configured = settings.TRANSCRIPTION_JOB_RUNNER
+    if configured != "auto":
+        return configured
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager"
+    return "celery" if settings.CELERY_BROKER_URL else "thread"
+
+
+def dispatch(job_id: str) -> None:
+    mode = runner()
+    if mode == "eager":
+        run_job(job_id)
+        return
+    if mode == "celery":
+        from transcription.tasks import run_transcription_job
+
+        try:
+            run_transcription_job.apply_async(args=[job_id], retry=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - any broker failure: run it here rather than lose it
+            logger.warning("Broker unavailable (%s); running job %s in this process", exc, job_id)
+    _thread_pool().submit(_run_in_thread, job_id)
+
+
+def run_job(job_id: str) -> None:
+    """The work of one job; safe to call again for a job a dead worker left running."""
+    job = TranscriptionJob.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        logger.info("Transcription job %s: nothing to do", job_id)
+        return
+    started = time.perf_counter()
+    _update(job_id, status=TranscriptionJob.Status.RUNNING, started_at=timezone.now(), progress=0.0)
+    try:
+        transcript = _transcribe(job)
+    except Exception as exc:
+        message = exc.message if isinstance(exc, ServiceError) else f"Transcription failed: {exc}"
+        if not isinstance(exc, ServiceError | audio.AudioError):
+            logger.exception("Transcription job %s failed", job_id)
+        _update(job_id, status=TranscriptionJob.Status.FAILED, error=message[:2000], finished_at=timezone.now())
+    else:
+        _update(
+            job_id,
+            status=TranscriptionJob.Status.COMPLETED,
+            progress=1.0,
+            result=transcript_to_dict(transcript),
+            finished_at=timezone.now(),
+        )
+        logger.info(
+            "Transcription job %s done: %.1f s of audio in %.1f s", job_id, job.duration, time.perf_counter() - started
+        )
+    finally:
+        if job.audio_path:
+            Path(job.audio_path).unlink(missing_ok=True)
+        _update(job_id, audio_path="")
+
+
+def _transcribe(job: TranscriptionJob):
+    from services.transcription_service import EngineChoice, get_instance
+
+    service = get_instance()
+    engine = service.openai if job.backend == service.openai.backend else service.local
+    choice = EngineChoice(engine, job.model)
+    pcm = audio.decode(Path(job.audio_path))
+    options = TranscriptionOptions(language=job.language or None, prompt=job.prompt or None)
+
+    def progress(done: int, total: int) -> None:
+        _update(job.id, chunks_done=done, chunks_total=total, progress=round(done / total, 4))
+
+    return transcribe_chunked(
+        pcm,
+        lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
+        options,
+        window=settings.TRANSCRIPTION_CHUNK_SECONDS,
+        overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
+        on_progress=progress,
+    )
+
+
+def _update(job_id, **fields) -> None:
+    fields["updated_at"] = timezone.now()
+    TranscriptionJob.objects.filter(pk=job_id).update(**fields)
+
+
+def _run_in_thread(job_id: str) -> None:
+    close_old_connections()
+    try:
+        run_job(job_id)
+    except Exception:
+        logger.exception("Transcription job %s crashed", job_id)
+    finally:
+        close_old_connections()
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            # One job at a time per process: inference already uses every thread it is given.
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcription-job")
+        return _executor

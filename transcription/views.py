@@ -1,0 +1,290 @@
+"""Transcription endpoints (contract 4.6): thin views over ``services.transcription_service``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mlservice.api.exceptions import NotFoundError, ServiceError
+from mlservice.api.parsers import ORJSONParser
+from mlservice.api.responses import js_number
+from mlservice.api.serializers import ContractSerializer
+from mlservice.api.views import ContractView
+from services import transcription_service
+from services.transcription import jobs, output
+from services.transcription.audio import OUTPUT_FORMATS
+from services.transcription.types import transcript_from_dict
+from services.transcription_service import EngineChoice, PreparedAudio, TranscriptionOptions
+
+from . import serializers as s
+from .models import TranscriptionJob
+from .uploads import form_data, install_upload_limit
+
+_ERRORS = {
+    400: OpenApiResponse(description="Invalid input, empty or undecodable audio"),
+    413: OpenApiResponse(description="Audio file over TRANSCRIPTION_MAX_UPLOAD_BYTES"),
+    415: OpenApiResponse(description="Unsupported audio format"),
+    502: OpenApiResponse(description="The transcription provider answered with an error"),
+    503: OpenApiResponse(description="No transcription backend is available"),
+}
+_TRANSCRIBE_RESPONSES = {
+    201: s.TranscribeResponseSerializer,
+    202: OpenApiResponse(s.JobResponseSerializer, description="Long audio: a background job was queued"),
+    **_ERRORS,
+}
+
+
+def _service() -> transcription_service.TranscriptionService:
+    return transcription_service.get_instance()
+
+
+def _validate(serializer_class: type[ContractSerializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class _UploadView(ContractView):
+    parser_classes = [MultiPartParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        install_upload_limit(request)
+
+
+class TranscribeView(_UploadView):
+    @extend_schema(
+        request={"multipart/form-data": s.TranscribeFormSerializer},
+        responses=_TRANSCRIBE_RESPONSES,
+        summary="Transcribe an uploaded audio file (multipart field 'file'; alias 'audio')",
+    )
+    def post(self, request: Request) -> Response | HttpResponse:
+        data = _validate(s.TranscribeFormSerializer, form_data(request))
+        upload = data["file"]
+        service = _service()
+        service.check_extension(upload.name)
+        service.check_size(upload.size)
+        choice = service.choose(data.get("model"))
+        options = service.options(choice, data.get("language"), data.get("prompt"))
+        with transcription_service.file_on_disk(upload, upload.name) as path:
+            prepared = service.prepare(path, upload.name)
+            return _transcription_response(prepared, choice, options, data["response_format"])
+
+
+class Base64TranscribeView(ContractView):
+    @extend_schema(
+        request=s.Base64RequestSerializer,
+        responses=_TRANSCRIBE_RESPONSES,
+        summary="Transcribe base64-encoded audio (JSON)",
+    )
+    def post(self, request: Request) -> Response | HttpResponse:
+        data = self.validated(request, s.Base64RequestSerializer)
+        service = _service()
+        service.check_size(len(data["audio"]))
+        choice = service.choose(data.get("model"))
+        options = service.options(choice, data.get("language"), data.get("prompt"))
+        filename = data["filename"] or "audio"
+        with transcription_service.bytes_on_disk(data["audio"], filename) as path:
+            prepared = service.prepare(path, filename)
+            return _transcription_response(prepared, choice, options, data["response_format"])
+
+
+class AudioPathTranscribeView(ContractView):
+    @extend_schema(
+        request=s.AudioPathRequestSerializer,
+        responses={
+            **_TRANSCRIBE_RESPONSES,
+            403: OpenApiResponse(description="filePath is outside TRANSCRIPTION_UPLOAD_DIR"),
+            404: OpenApiResponse(description="No such file in the upload folder"),
+        },
+        summary="Transcribe a file already in the server's upload folder",
+    )
+    def post(self, request: Request) -> Response | HttpResponse:
+        data = self.validated(request, s.AudioPathRequestSerializer)
+        service = _service()
+        path = _resolve_upload_path(data["file_path"])
+        service.check_extension(path.name)
+        choice = service.choose(data.get("model"))
+        options = service.options(choice, data.get("language"), data.get("prompt"))
+        prepared = service.prepare(path, path.name)
+        return _transcription_response(prepared, choice, options, data["response_format"])
+
+
+class ConvertView(_UploadView):
+    @extend_schema(
+        request={"multipart/form-data": s.ConvertFormSerializer},
+        responses={201: OpenApiResponse(OpenApiTypes.BINARY, description="The converted audio file"), **_ERRORS},
+        summary="Convert an audio file to another format (returns the file)",
+    )
+    def post(self, request: Request) -> FileResponse:
+        data = _validate(s.ConvertFormSerializer, form_data(request))
+        upload, fmt = data["file"], data["target_format"]
+        service = _service()
+        service.check_extension(upload.name)
+        service.check_size(upload.size)
+        with transcription_service.file_on_disk(upload, upload.name) as source:
+            prepared = service.prepare(source, upload.name)
+            with transcription_service.temporary_path(f".{fmt}") as target:
+                info = service.convert(
+                    prepared,
+                    fmt,
+                    target,
+                    sample_rate=data.get("sample_rate"),
+                    channels=data.get("channels"),
+                    bitrate=data.get("bitrate"),
+                )
+                # Opened before the scratch path is removed: the open handle keeps the data readable
+                # while it streams, and nothing is left on disk even if the client goes away.
+                handle = target.open("rb")
+        response = FileResponse(
+            handle,
+            status=status.HTTP_201_CREATED,
+            as_attachment=True,
+            filename=f"{Path(upload.name).stem or 'audio'}.{fmt}",
+            content_type=OUTPUT_FORMATS[fmt].mime_type,
+        )
+        response["X-Audio-Duration"] = f"{info.duration:.3f}"
+        response["X-Audio-Sample-Rate"] = str(info.sample_rate)
+        response["X-Audio-Channels"] = str(info.channels)
+        return response
+
+
+class EstimateCostView(ContractView):
+    parser_classes = [ORJSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": s.EstimateCostRequestSerializer,
+            "multipart/form-data": s.EstimateCostFormSerializer,
+        },
+        responses={201: s.EstimateCostResponseSerializer, **_ERRORS},
+        summary="Estimate the cost of transcribing audio ($0.006/min on whisper-api) from a duration or a file",
+    )
+    def post(self, request: Request) -> Response:
+        service = _service()
+        if request.content_type.startswith("multipart/"):
+            install_upload_limit(request)
+            data = _validate(s.EstimateCostFormSerializer, form_data(request))
+            upload = data["file"]
+            service.check_extension(upload.name)
+            service.check_size(upload.size)
+            with transcription_service.file_on_disk(upload, upload.name) as path:
+                duration = service.prepare(path, upload.name).info.duration
+                duration = service.measure_duration(path) or duration
+        else:
+            data = self.validated(request, s.EstimateCostRequestSerializer)
+            duration = data["duration_seconds"]
+        body = service.estimate_cost(float(duration), data["backend"])
+        body = {key: js_number(value) if isinstance(value, float) else value for key, value in body.items()}
+        return self.created({"success": True, **body})
+
+
+class FormatsView(ContractView):
+    @extend_schema(responses=s.FormatsResponseSerializer, summary="Supported audio formats")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "formats": _service().formats()})
+
+
+class LanguagesView(ContractView):
+    @extend_schema(responses=s.LanguagesResponseSerializer, summary="Languages offered to clients")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "languages": _service().languages()})
+
+
+class TranscriptionHealthView(ContractView):
+    @extend_schema(responses=s.TranscriptionHealthSerializer, summary="Transcription backend status")
+    def get(self, request: Request) -> Response:
+        return Response(_service().health())
+
+
+class JobView(ContractView):
+    @extend_schema(
+        responses={200: s.JobResponseSerializer, 404: OpenApiResponse(description="No such job")},
+        summary="Status, progress and (when done) result of a background transcription job",
+    )
+    def get(self, request: Request, job_id: Any) -> Response:
+        job = TranscriptionJob.objects.filter(pk=job_id).first()
+        if job is None:
+            raise NotFoundError(f"Transcription job {job_id} not found")
+        return Response({"success": True, "job": _job_body(request, job)})
+
+
+# --- helpers
+def _transcription_response(
+    prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions, response_format: str
+) -> Response | HttpResponse:
+    service = _service()
+    if service.runs_in_background(prepared):
+        job = jobs.create_job(prepared, choice, options, response_format)
+        body = {"success": True, "job": _job_body(None, job)}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": _status_url(job)})
+    transcript = service.transcribe(prepared, choice, options)
+    if response_format in output.CONTENT_TYPES:
+        return HttpResponse(
+            output.render(transcript, response_format),
+            status=status.HTTP_201_CREATED,
+            content_type=output.CONTENT_TYPES[response_format],
+        )
+    body = output.as_verbose(transcript) if response_format == "verbose_json" else output.as_json(transcript)
+    return Response({"success": True, "transcription": body}, status=status.HTTP_201_CREATED)
+
+
+def _resolve_upload_path(raw: str) -> Path:
+    """A path inside TRANSCRIPTION_UPLOAD_DIR, with symlinks and '..' resolved before the check."""
+    base = Path(settings.TRANSCRIPTION_UPLOAD_DIR).resolve()
+    if not raw.strip() or "\x00" in raw:
+        raise ServiceError("filePath must name a file inside the upload folder", 400)
+    candidate = Path(raw)
+    resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    if not resolved.is_relative_to(base):
+        raise ServiceError("filePath must point to a file inside the configured upload folder", 403)
+    if not resolved.is_file():
+        raise NotFoundError(f"Audio file not found: {raw}")
+    return resolved
+
+
+def _status_url(job: TranscriptionJob) -> str:
+    return f"/api/v1/transcription/jobs/{job.id}"
+
+
+def _job_body(request: Request | None, job: TranscriptionJob) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(job.id),
+        "status": job.status,
+        "progress": js_number(job.progress),
+        "chunksDone": job.chunks_done,
+        "chunksTotal": job.chunks_total,
+        "filename": job.filename,
+        "duration": js_number(round(job.duration, 3)),
+        "backend": job.backend,
+        "model": job.model,
+        "responseFormat": job.response_format,
+        "statusUrl": _status_url(job),
+        "createdAt": _iso(job.created_at),
+        "startedAt": _iso(job.started_at),
+        "finishedAt": _iso(job.finished_at),
+    }
+    if job.status == TranscriptionJob.Status.COMPLETED and job.result:
+        transcript = transcript_from_dict(job.result)
+        body["transcription"] = output.as_verbose(transcript)
+        if job.response_format in output.CONTENT_TYPES:
+            body["output"] = output.render(transcript, job.response_format)
+    if job.status == TranscriptionJob.Status.FAILED:
+        body["error"] = job.error
+    return body
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
