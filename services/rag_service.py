@@ -1,0 +1,388 @@
+"""Retrieval-augmented generation: indexing, hybrid search and cited answers (contract 4.3).
+
+    rag = rag_service.get_instance()
+    rag.index_document(content=..., source=..., collection="default")
+    rag.search(SearchRequest(query="...", collection="default"))   # list[RetrievedContext dicts]
+    rag.answer(query="...", collection="default")
+
+Scores and thresholds. ``relevanceScore`` is always the cosine similarity between the query and
+the chunk, in every mode, so ``minScore`` (default 0.5, as in the contract) keeps one meaning:
+"at least this semantically similar". Modes only change the *ranking*: ``dense`` by cosine,
+``lexical`` by BM25, ``hybrid`` (default) by reciprocal-rank fusion of both candidate lists.
+A ``minScore`` of 0 turns the threshold off (pure ranking, as retrieval benchmarks use).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
+from mlservice.api.responses import js_number
+from services import embedding_service
+from services.chunking import chunk_text
+from services.vectorstores import get_store
+from services.vectorstores.base import ChunkRecord, Hit, SearchFilter, VectorStore
+
+logger = logging.getLogger("mlservice.rag")
+
+MODES = ("hybrid", "dense", "lexical")
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Fixed namespace so the same "<documentId>_chunk_<i>" always maps to the same point id.
+CHUNK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://synthstack.dev/rag/chunk")
+RESERVED_METADATA = frozenset({"content", "source", "source_type", "document_id"})
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant that answers questions using only the provided context. "
+    "Each context block starts with [Source n: name]. Cite the sources you use with their number "
+    "in square brackets, for example [1] or [2][3]. If the context does not contain the answer, "
+    "say that you do not know based on the available information."
+)
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    content: str
+    source: str
+    source_type: str = "document"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    document_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    collection: str = "default"
+    limit: int = 5
+    min_score: float = 0.5
+    source_types: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    mode: str = "hybrid"
+
+
+def chunk_id(document_id: str, index: int) -> str:
+    return f"{document_id}_chunk_{index}"
+
+
+def chunk_uuid(document_id: str, index: int) -> str:
+    return str(uuid.uuid5(CHUNK_NAMESPACE, chunk_id(document_id, index)))
+
+
+def validate_collection_name(name: str) -> str:
+    if not _COLLECTION_NAME.match(name or ""):
+        raise BadRequest(
+            "collection must be 1-128 characters: letters, digits, '_', '-' or '.', starting with a letter or digit"
+        )
+    return name
+
+
+def retrieved_context(hit: Hit) -> dict[str, Any]:
+    """The contract's RetrievedContext: payload minus content/source/source_type as metadata."""
+    return {
+        "content": hit.content,
+        "source": hit.source,
+        "sourceType": hit.source_type,
+        "relevanceScore": js_number(round(hit.cosine, 6)),
+        "metadata": hit.metadata,
+    }
+
+
+class RagService:
+    def __init__(self, store: VectorStore, prefix: str) -> None:
+        self.store = store
+        self.prefix = prefix
+
+    # --- names -------------------------------------------------------------------------------
+    def physical(self, collection: str) -> str:
+        return self.prefix + validate_collection_name(collection)
+
+    def collections(self) -> list[str]:
+        return [name[len(self.prefix) :] for name in self.store.list_collections() if name.startswith(self.prefix)]
+
+    # --- indexing ----------------------------------------------------------------------------
+    def index_documents(self, documents: Sequence[DocumentInput], collection: str = "default") -> list[str]:
+        """Index whole documents, one point each (contract /rag/index). All or nothing."""
+        physical = self.physical(collection)
+        for document in documents:
+            _check_content(document.content)
+            _check_metadata(document.metadata)
+        ids = [document.document_id or str(uuid.uuid4()) for document in documents]
+        vectors = self._embed([document.content for document in documents])
+        records = [
+            ChunkRecord(
+                id=_point_id(document_id),
+                document_id=document_id,
+                content=document.content,
+                source=document.source,
+                source_type=document.source_type,
+                metadata={**document.metadata, "document_id": document_id},
+                vector=vectors[position],
+            )
+            for position, (document, document_id) in enumerate(zip(documents, ids, strict=True))
+        ]
+        self._upsert(physical, records, replace=[d.document_id for d in documents if d.document_id])
+        return ids
+
+    def index_document(self, document: DocumentInput, collection: str = "default") -> str:
+        return self.index_documents([document], collection)[0]
+
+    def index_project_document(
+        self,
+        *,
+        document_id: str,
+        project_id: str,
+        filename: str,
+        content: str,
+        file_type: str,
+        chunk_size: int = 1000,
+        chunk_overlap: int = 200,
+    ) -> tuple[str, int]:
+        """Chunk, embed and store a gateway project document, replacing any earlier version."""
+        collection = f"project_{project_id}"
+        physical = self.physical(collection)
+        _check_content(content)
+        if chunk_overlap >= chunk_size:
+            raise BadRequest("chunkOverlap must be smaller than chunkSize")
+        chunks = chunk_text(content, chunk_size, chunk_overlap)
+        if len(chunks) > settings.RAG_MAX_CHUNKS_PER_DOCUMENT:
+            raise PayloadTooLarge(
+                f"Document would make {len(chunks)} chunks; the limit is {settings.RAG_MAX_CHUNKS_PER_DOCUMENT}"
+            )
+        vectors = self._embed(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        total = len(chunks)
+        records = [
+            ChunkRecord(
+                id=chunk_uuid(document_id, index),
+                document_id=document_id,
+                content=chunk,
+                source=f"{filename} (chunk {index + 1}/{total})",
+                source_type="project_document",
+                metadata={
+                    "document_id": document_id,
+                    "project_id": project_id,
+                    "filename": filename,
+                    "file_type": file_type,
+                    "chunk_index": index,
+                    "total_chunks": total,
+                    "chunk_id": chunk_id(document_id, index),
+                },
+                vector=vectors[index],
+            )
+            for index, chunk in enumerate(chunks)
+        ]
+        self._upsert(physical, records, replace=[document_id])
+        return collection, total
+
+    def _upsert(self, physical: str, records: list[ChunkRecord], replace: list[str]) -> None:
+        started = time.perf_counter()
+        self.store.upsert(physical, records, replace)
+        logger.info(
+            "indexed %d chunks into %s (%s) in %.1f ms",
+            len(records),
+            physical,
+            self.store.name,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def delete_document(self, collection: str, document_id: str) -> int:
+        return self.store.delete_document(self.physical(collection), document_id)
+
+    def delete_collection(self, collection: str) -> bool:
+        return self.store.delete_collection(self.physical(collection))
+
+    def stats(self) -> dict[str, Any]:
+        collections: dict[str, dict[str, int]] = {}
+        for name in self.collections():
+            try:
+                info = self.store.collection_stats(self.prefix + name)
+            except ServiceError:
+                continue  # contract: a collection whose info lookup fails is left out
+            if info is not None:
+                collections[name] = {"vectorsCount": info.indexed_vectors, "pointsCount": info.points}
+        return {"totalCollections": len(collections), "collections": collections}
+
+    # --- search ------------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> list[Hit]:
+        if request.mode not in MODES:
+            raise BadRequest(f"mode must be one of the following values: {', '.join(MODES)}")
+        physical = self.physical(request.collection)
+        if not self.store.has_collection(physical):
+            return []  # contract: a missing collection is an empty result, not an error
+        vector = self._embed([request.query])[0]
+        filters = SearchFilter(tuple(request.source_types), dict(request.metadata))
+        candidates = max(request.limit, settings.RAG_HYBRID_CANDIDATES)
+        if request.mode == "dense":
+            ranked = self.store.dense_search(physical, vector, request.limit, filters)
+        elif request.mode == "lexical":
+            ranked = self.store.lexical_search(physical, request.query, vector, candidates, filters)
+        else:
+            dense = self.store.dense_search(physical, vector, candidates, filters)
+            lexical = self.store.lexical_search(physical, request.query, vector, candidates, filters)
+            ranked = reciprocal_rank_fusion(
+                [dense, lexical],
+                [settings.RAG_DENSE_WEIGHT, settings.RAG_LEXICAL_WEIGHT],
+                settings.RAG_RRF_K,
+            )
+        if request.min_score > 0:
+            ranked = [hit for hit in ranked if hit.cosine >= request.min_score]
+        return ranked[: request.limit]
+
+    # --- answers -----------------------------------------------------------------------------
+    def answer(
+        self,
+        *,
+        query: str,
+        collection: str = "default",
+        context_limit: int = 5,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        min_score: float = 0.5,
+        mode: str = "hybrid",
+    ) -> dict[str, Any]:
+        hits = self.search(
+            SearchRequest(query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode)
+        )
+        llm = _llm_if_available()
+        if llm is not None and settings.RAG_ANSWER_MODE != "extractive":
+            body = self._generative_answer(llm, query, hits, model, system_prompt)
+        elif settings.RAG_ANSWER_MODE == "llm":
+            raise ServiceUnavailable("No language model is configured for RAG answers (RAG_ANSWER_MODE=llm)")
+        else:
+            body = self._extractive_answer(query, hits)
+        body["sources"] = [retrieved_context(hit) for hit in hits]
+        body["citations"] = _citations(body["answer"], hits)
+        return body
+
+    def _generative_answer(
+        self, llm: Any, query: str, hits: list[Hit], model: str | None, system_prompt: str | None
+    ) -> dict[str, Any]:
+        context = "\n\n---\n\n".join(f"[Source {i}: {hit.source}]\n{hit.content}" for i, hit in enumerate(hits, 1))
+        messages = [
+            {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
+            {"role": "user", "content": f"Context:\n{context}\n\n---\n\nQuestion: {query}"},
+        ]
+        result = llm.chat(messages, model=model or None, temperature=0.7)
+        body: dict[str, Any] = {"answer": result.content or "", "answerType": "generative", "model": result.model}
+        total = (result.usage or {}).get("total_tokens")
+        if total is not None:
+            body["tokensUsed"] = total
+        return body
+
+    def _extractive_answer(self, query: str, hits: list[Hit]) -> dict[str, Any]:
+        """No language model: the retrieved sentences closest to the query, each with its [n]."""
+        body: dict[str, Any] = {"answerType": "extractive", "model": "extractive", "tokensUsed": 0}
+        sentences = [
+            (number, sentence.strip())
+            for number, hit in enumerate(hits, 1)
+            for sentence in _SENTENCE.split(hit.content)
+            if len(sentence.strip()) >= 20
+        ][: settings.RAG_EXTRACTIVE_MAX_CANDIDATES]
+        if not sentences:
+            body["answer"] = "No relevant context was found for this question."
+            return body
+        vectors = self._embed([query] + [sentence for _, sentence in sentences])
+        scores = vectors[1:] @ vectors[0]
+        best = sorted(np.argsort(-scores)[: settings.RAG_EXTRACTIVE_SENTENCES].tolist())
+        body["answer"] = " ".join(f"{sentences[i][1]} [{sentences[i][0]}]" for i in best)
+        return body
+
+    # --- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _embed(texts: list[str]) -> np.ndarray:
+        try:
+            return embedding_service.get_instance().embed(texts).vectors
+        except ServiceError:
+            raise
+        except Exception as exc:
+            logger.exception("embedding failed")
+            raise ServiceUnavailable(f"Embedding failed: {exc}") from exc
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], k: float) -> list[Hit]:
+    """score(d) = sum_i w_i / (k + rank_i(d)); ties keep the first list's order."""
+    fused: dict[str, float] = {}
+    hits: dict[str, Hit] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, hit in enumerate(ranking, 1):
+            fused[hit.id] = fused.get(hit.id, 0.0) + weight / (k + rank)
+            hits.setdefault(hit.id, hit)
+    order = sorted(fused, key=lambda key: -fused[key])
+    return [hits[key] for key in order]
+
+
+def _point_id(document_id: str) -> str:
+    """A valid point id for any document id: itself if it is a UUID, else a UUIDv5 of it."""
+    try:
+        return str(uuid.UUID(document_id))
+    except ValueError:
+        return chunk_uuid(document_id, 0)
+
+
+def _check_content(content: str) -> None:
+    if not content.strip():
+        raise BadRequest("content should not be empty")
+    if len(content) > settings.RAG_MAX_CONTENT_CHARS:
+        raise PayloadTooLarge(f"content is longer than {settings.RAG_MAX_CONTENT_CHARS} characters")
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    reserved = sorted(RESERVED_METADATA & set(metadata))
+    if reserved:
+        raise BadRequest(f"metadata keys {', '.join(reserved)} are reserved")
+
+
+def _citations(answer: str, hits: list[Hit]) -> list[dict[str, Any]]:
+    cited = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(hits)})
+    return [
+        {
+            "index": n,
+            "source": hits[n - 1].source,
+            "chunkId": hits[n - 1].id,
+            "documentId": hits[n - 1].metadata.get("document_id"),
+        }
+        for n in cited
+    ]
+
+
+def _llm_if_available() -> Any | None:
+    try:
+        from services import llm_service
+    except ImportError:
+        return None
+    try:
+        llm = llm_service.get_instance()
+        return llm if llm.is_available() else None
+    except Exception:
+        logger.warning("LLM service unavailable; answering extractively", exc_info=True)
+        return None
+
+
+def _config_key() -> tuple[Any, ...]:
+    return (
+        settings.RAG_VECTOR_STORE,
+        str(settings.RAG_EMBEDDED_PATH),
+        settings.QDRANT_URL,
+        settings.RAG_COLLECTION_PREFIX,
+        settings.IS_POSTGRES,
+    )
+
+
+@functools.cache
+def _instance(key: tuple[Any, ...]) -> RagService:
+    return RagService(get_store(), settings.RAG_COLLECTION_PREFIX)
+
+
+def get_instance() -> RagService:
+    """One service per configuration (tests point the store elsewhere with override_settings)."""
+    return _instance(_config_key())
