@@ -6,7 +6,6 @@ from typing import Any
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from mlservice.api.responses import iso_now, js_number
 from mlservice.api.views import ContractView
@@ -76,13 +75,13 @@ class AdjustmentView(ContractView):
         )
 
 
-class ScaleView(APIView):
+class ScaleView(ContractView):
     @extend_schema(responses=s.ScaleResponseSerializer, summary="The five complexity levels")
     def get(self, request: Request) -> Response:
         return Response({"scale": complexity_service.get_instance().scale()})
 
 
-class ComplexityHealthView(APIView):
+class ComplexityHealthView(ContractView):
     @extend_schema(responses=s.ComplexityHealthSerializer, summary="Complexity service health")
     def get(self, request: Request) -> Response:
         return Response({"status": "ok", "service": "complexity-estimation", "timestamp": iso_now()})

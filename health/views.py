@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from mlservice.api.views import ContractView
 
 from mlservice.api.responses import iso_now
 from services import health_service
@@ -9,13 +9,13 @@ from services import health_service
 from .serializers import HealthResponseSerializer, LiveResponseSerializer, ReadyResponseSerializer
 
 
-class HealthView(APIView):
+class HealthView(ContractView):
     @extend_schema(responses=HealthResponseSerializer, summary="Service status and capabilities (always 200)")
     def get(self, request: Request) -> Response:
         return Response(health_service.get_instance().health())
 
 
-class ReadyView(APIView):
+class ReadyView(ContractView):
     @extend_schema(
         responses={200: ReadyResponseSerializer, 503: ReadyResponseSerializer},
         summary="Readiness: checks the database, cache and other dependencies; 503 when one is down",
@@ -25,7 +25,7 @@ class ReadyView(APIView):
         return Response(body, status=200 if ready else 503)
 
 
-class LiveView(APIView):
+class LiveView(ContractView):
     @extend_schema(responses=LiveResponseSerializer, summary="Liveness (no dependency checks)")
     def get(self, request: Request) -> Response:
         return Response({"live": True, "timestamp": iso_now()})

@@ -5,14 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
 from .serializers import ContractSerializer
 
 
+class SingleFormatNegotiation(BaseContentNegotiation):
+    """Every API response is JSON: skip DRF's Accept-header parsing on each request."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        content_type = request.content_type or ""
+        return next((parser for parser in parsers if media_type_matches(parser.media_type, content_type)), None)
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
 class ContractView(APIView):
+    """Base of every API view: JSON only, contract validation, 201 on POST."""
+
+    content_negotiation_class = SingleFormatNegotiation
     request_serializer: type[ContractSerializer] | None = None
 
     def validated(self, request: Request, serializer_class: type[ContractSerializer] | None = None) -> dict[str, Any]:

@@ -44,10 +44,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "mlservice.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "mlservice.api.middleware.BrowserSessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "mlservice.api.middleware.BrowserAuthenticationMiddleware",
+    "mlservice.api.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -238,7 +238,9 @@ TRANSCRIPTION_JOB_DIR = Path(env_str("TRANSCRIPTION_JOB_DIR", str(DATA_DIR / "tr
 # Audio longer than this becomes a background job (202 + /transcription/jobs/<id>).
 TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS = env_float("TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS", 120.0, min_value=1.0)
 TRANSCRIPTION_CHUNK_SECONDS = env_float("TRANSCRIPTION_CHUNK_SECONDS", 30.0, min_value=5.0, max_value=600.0)
-TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float("TRANSCRIPTION_CHUNK_OVERLAP_SECONDS", 3.0, min_value=0.0, max_value=10.0)
+TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float(
+    "TRANSCRIPTION_CHUNK_OVERLAP_SECONDS", 3.0, min_value=0.0, max_value=10.0
+)
 # Jobs run on Celery when a broker is configured, otherwise in a thread of the web process;
 # "celery", "thread" or "eager" force one runner.
 TRANSCRIPTION_JOB_RUNNER = env_str("TRANSCRIPTION_JOB_RUNNER", "auto").lower()
@@ -269,7 +271,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "filters": {"request_id": {"()": "mlservice.api.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "mlservice.api.log_context.RequestIdLogFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
     },

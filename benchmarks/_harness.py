@@ -1,0 +1,164 @@
+"""Shared benchmark plumbing: free ports, starting our server, waiting for it, wrk runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up in {timeout:.0f}s")
+
+
+def server_env(data_dir: str, **extra: str) -> dict[str, str]:
+    """Production settings on a throwaway data folder, as a deployment would run."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        MLSERVICE_DATA_DIR=data_dir,
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def django_command(server: str, port: int, workers: int) -> list[str]:
+    if server == "granian":
+        return [
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            "1",
+            "--backlog",
+            "2048",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "mlservice.wsgi:application",
+        ]
+    if server == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+            "mlservice.wsgi:application",
+        ]
+    if server == "uvicorn-asgi":
+        return [
+            str(BIN / "uvicorn"),
+            "mlservice.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    raise ValueError(server)
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str], health_url: str, timeout: float = 120.0) -> Iterator[None]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until_up(health_url, timeout)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.contextmanager
+def django_server(server: str = "granian", workers: int = 2, **extra_env: str) -> Iterator[str]:
+    """Migrate a fresh SQLite database and serve our app; yields the base URL."""
+    data_dir = tempfile.mkdtemp(prefix="mlservice-bench-")
+    env = server_env(data_dir, **extra_env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with running(django_command(server, port, workers), env, f"{base}/health"):
+            yield base
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+_WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_WRK_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, seconds: int, connections: int, body: str | None = None) -> dict[str, float]:
+    """Run wrk (1 thread) against url; POSTs body as JSON when given. Returns req/s, p99 ms, errors."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    script = None
+    if body is not None:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        escaped = body.replace("\\", "\\\\").replace('"', '\\"')
+        script.write(f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n')
+        script.close()
+        command[1:1] = ["-s", script.name]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        if script is not None:
+            os.unlink(script.name)
+    p99 = _WRK_P99.search(out)
+    errors = _WRK_ERRORS.search(out)
+    return {
+        "rps": float(_WRK_RPS.search(out).group(1)),
+        "p99_ms": float(p99.group(1)) * _UNIT[p99.group(2)] if p99 else float("nan"),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }

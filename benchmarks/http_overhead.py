@@ -1,0 +1,112 @@
+"""HTTP overhead: our Django service against an equivalent minimal FastAPI app, same machine, same run.
+
+Usage: .venv/bin/python benchmarks/http_overhead.py [--seconds 10] [--connections 32] [--servers granian,gunicorn]
+
+Both sides serve GET /health and POST /complexity/estimate with 2 worker processes on 127.0.0.1;
+wrk (1 thread) loads each in turn, in two rounds of opposite order, because machines here are
+noisy and the load generator shares the cores. Ratios to FastAPI within a round are what count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._harness import BIN, django_server, free_port, running, server_env, wrk  # noqa: E402
+
+ENDPOINTS = {
+    "GET /health": ("/health", None),
+    "POST /complexity/estimate": (
+        "/complexity/estimate",
+        json.dumps(
+            {
+                "title": "Refactor authentication system",
+                "description": "Major security overhaul",
+                "issueType": "refactor",
+                "relatedFiles": ["a.ts", "b.ts"],
+            }
+        ),
+    ),
+}
+
+
+@contextlib.contextmanager
+def fastapi_server(workers: int):
+    port = free_port()
+    command = [
+        str(BIN / "uvicorn"),
+        "benchmarks.fastapi_baseline:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with running(command, server_env("/tmp"), f"{base}/health"):
+        yield base
+
+
+def measure(name: str, server, args) -> dict[str, dict[str, float]]:
+    results = {}
+    with server as base:
+        for label, (path, body) in ENDPOINTS.items():
+            wrk(base + path, 2, args.connections, body)  # warm-up: imports, caches, connections
+            results[label] = wrk(base + path, args.seconds, args.connections, body)
+            print(
+                f"  {name:<22} {label:<28} {results[label]['rps']:>9.0f} req/s  p99 {results[label]['p99_ms']:.1f} ms"
+                f"  non-2xx {results[label]['errors']:.0f}",
+                flush=True,
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--servers", default="granian,gunicorn", help="Django servers to measure")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    stacks = ["fastapi", *[f"django-{s}" for s in args.servers.split(",")]]
+    rounds = []
+    for index in range(args.rounds):
+        order = stacks if index % 2 == 0 else list(reversed(stacks))
+        print(f"round {index + 1}: {', '.join(order)}")
+        round_results = {}
+        for stack in order:
+            if stack == "fastapi":
+                server = fastapi_server(args.workers)
+            else:
+                server = django_server(stack.removeprefix("django-"), args.workers)
+            round_results[stack] = measure(stack, server, args)
+        rounds.append(round_results)
+
+    print("\nreq/s (ratio to FastAPI in the same round)")
+    header = f"{'stack':<20}" + "".join(f"{label:>38}" for label in ENDPOINTS)
+    print(header)
+    for stack in stacks:
+        cells = []
+        for label in ENDPOINTS:
+            parts = []
+            for round_results in rounds:
+                rps = round_results[stack][label]["rps"]
+                ratio = rps / round_results["fastapi"][label]["rps"]
+                parts.append(f"{rps:,.0f} ({ratio:.2f}x)")
+            cells.append(" / ".join(parts))
+        print(f"{stack:<20}" + "".join(f"{cell:>38}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()
