@@ -20,9 +20,9 @@ class EstimateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     description: str | None = None
-    issueType: str | None = "task"  # noqa: N815 - wire name
+    issueType: str | None = "task"
     labels: list[str] = []
-    relatedFiles: list[str] = []  # noqa: N815
+    relatedFiles: list[str] = []
 
 
 @app.get("/health")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import BIN, django_server, free_port, running, server_env, wrk  # noqa: E402
+from benchmarks._harness import BIN, django_server, free_port, running, server_env, wrk
 
 ENDPOINTS = {
     "GET /health": ("/health", None),

@@ -1,9 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from mlservice.api.views import ContractView
 
 from mlservice.api.responses import iso_now
+from mlservice.api.views import ContractView
 from services import health_service
 
 from .serializers import HealthResponseSerializer, LiveResponseSerializer, ReadyResponseSerializer
