@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# Production image: Django on granian (WSGI), local models baked in through their pip packages.
+FROM python:3.11-slim-bookworm AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_ENV=production \
+    MLSERVICE_DATA_DIR=/data \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    PORT=8001
+
+WORKDIR /app
+
+# build-essential is only needed for packages that compile (llama-cpp-python); removed afterwards.
+COPY requirements/ requirements/
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt \
+    && apt-get purge -y build-essential && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
+
+COPY . .
+RUN DJANGO_SECRET_KEY=build-only-not-secret-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
+    python manage.py collectstatic --noinput -v0
+
+RUN useradd --system --uid 10001 --home /app mlservice && mkdir -p /data && chown mlservice /data
+USER mlservice
+VOLUME ["/data"]
+EXPOSE 8001
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8001\")}/health', timeout=4)"
+
+# Migrations run in the entrypoint so a fresh volume works; granian serves WSGI (see README).
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]
