@@ -104,7 +104,11 @@ class AudioPathRequestSerializer(_TranscriptionOptionsSerializer):
 
 
 class ConvertFormSerializer(_UploadSerializer):
-    target_format = StrictChoiceField(list(OUTPUT_FORMATS), help_text="Output format.")
+    target_format = StrictChoiceField(
+        list(OUTPUT_FORMATS),
+        help_text="Output format.",
+        error_messages={"required": f"must be one of the following values: {', '.join(OUTPUT_FORMATS)}"},
+    )
     sample_rate = FormIntegerField(required=False, min_value=8000, max_value=192000)
     channels = FormIntegerField(required=False, min_value=1, max_value=2)
     bitrate = FormIntegerField(required=False, min_value=8000, max_value=512000, help_text="Bits per second.")

@@ -119,11 +119,17 @@ def _drop_seam_duplicates(before: list[Segment], after: list[Segment]) -> list[S
     if last.words and first.words:
         # The same word heard by both windows, straddling the seam: keep the earlier copy.
         a, b = last.words[-1], first.words[0]
-        if _norm(a.word) == _norm(b.word) and b.start < a.end + 0.3:
+        if _norm(a.word) == _norm(b.word) and _same_moment(a, b):
             return _without_leading_words(after, 1)
         return after
     repeated = _text_overlap(_tokens(last.text), _tokens(first.text))
     return _without_leading_words(after, repeated) if repeated else after
+
+
+def _same_moment(a: Word, b: Word) -> bool:
+    """Two timings of one spoken word overlap by most of their length; a real repetition does not."""
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > 0.5 * max(min(a.end - a.start, b.end - b.start), 0.01)
 
 
 def _text_overlap(tail: list[str], head: list[str]) -> int:

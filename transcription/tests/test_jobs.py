@@ -1,0 +1,139 @@
+"""Long audio becomes a background job: 202, status with progress, chunked and stitched result."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from transcription.models import TranscriptionJob
+
+from .conftest import leftover_files, word_error_rate
+
+TRANSCRIBE = "/api/v1/transcription/transcribe"
+
+
+@pytest.fixture
+def long_audio_settings(settings):
+    """Make the ~33 s test recording 'long': 3 windows of 14 s with 3 s of overlap."""
+    settings.TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS = 20
+    settings.TRANSCRIPTION_CHUNK_SECONDS = 14
+    settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = 3
+    return settings
+
+
+def _post(api, utterance, **fields):
+    file = SimpleUploadedFile("meeting.wav", utterance.path.read_bytes())
+    return api.post(TRANSCRIBE, {"file": file, **fields}, format="multipart")
+
+
+def _wait_for(api, url: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(url).json()["job"]
+        if job["status"] in ("completed", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job at {url} did not finish in {timeout}s: {job}")
+
+
+def test_long_audio_is_a_chunked_job_with_a_stitched_result(
+    api, long_speech, long_audio_settings, transcription_settings
+):
+    response = _post(api, long_speech, response_format="srt")
+    assert response.status_code == 202, response.content
+    queued = response.json()["job"]
+    assert response["Location"] == queued["statusUrl"] == f"/api/v1/transcription/jobs/{queued['id']}"
+
+    job = api.get(queued["statusUrl"]).json()["job"]  # eager in tests: already done
+    assert job["status"] == "completed", job
+    assert job["progress"] == 1
+    assert job["chunksTotal"] == job["chunksDone"] == 3
+    assert job["duration"] == pytest.approx(33, abs=2)
+    assert job["model"] == "whisper-tiny.en" and job["backend"] == "whisper-local"
+    assert job["startedAt"] and job["finishedAt"] and job["createdAt"].endswith("Z")
+
+    result = job["transcription"]
+    # Same quality as short files: no words lost or doubled where the windows meet.
+    wer = word_error_rate(long_speech.text, result["text"])
+    assert wer < 0.2, (wer, result["text"])
+    words = result["words"]
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert words[-1]["end"] > 28  # timestamps are on the whole file's timeline, not the window's
+    assert abs(len(words) - len(long_speech.text.split())) <= 4
+    assert job["output"].startswith("1\n00:00:00,")
+    assert job["output"].count(" --> ") == len(result["segments"])
+    # The queued audio is deleted once the job is done.
+    assert leftover_files(transcription_settings) == []
+    assert TranscriptionJob.objects.get(pk=queued["id"]).audio_path == ""
+
+
+def test_unknown_job_is_404(api):
+    missing = api.get(f"/transcription/jobs/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    assert missing.json()["error"].startswith("Transcription job ")
+    assert api.get("/transcription/jobs/not-a-uuid").status_code == 404
+
+
+def test_failed_job_reports_the_error(api, long_speech, long_audio_settings, fake_openai, transcription_settings):
+    fake_openai.mode = "500"
+    response = _post(api, long_speech)
+    assert response.status_code == 202
+    job = api.get(response["Location"]).json()["job"]
+    assert job["status"] == "failed"
+    assert job["error"].startswith("OpenAI transcription failed (500)")
+    assert "transcription" not in job
+    assert leftover_files(transcription_settings) == []
+
+
+def test_openai_chunks_are_stitched_without_duplicates(api, long_speech, long_audio_settings, fake_openai):
+    response = _post(api, long_speech, response_format="verbose_json")
+    job = api.get(response["Location"]).json()["job"]
+    assert job["status"] == "completed", job
+    assert len(fake_openai.requests) == 3
+    assert all(r["filename"] == "chunk.flac" and r["file_type"] == "audio/flac" for r in fake_openai.requests)
+    # The fake says "tick" every 0.5 s of the audio it hears: after stitching, one tick per 0.5 s of
+    # the whole file, none repeated in the overlaps and none missing at the seams.
+    starts = [w["start"] for w in job["transcription"]["words"]]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.2 and max(gaps) <= 0.8, gaps
+    assert len(starts) == pytest.approx(job["duration"] / 0.5, abs=3)
+
+
+def test_thread_runner_without_a_broker(api, long_speech, long_audio_settings, transactional_db):
+    long_audio_settings.CELERY_TASK_ALWAYS_EAGER = False
+    long_audio_settings.CELERY_BROKER_URL = ""
+    response = _post(api, long_speech)
+    assert response.status_code == 202
+    assert response.json()["job"]["status"] in ("queued", "running")
+    job = _wait_for(api, response["Location"])
+    assert job["status"] == "completed", job
+    assert word_error_rate(long_speech.text, job["transcription"]["text"]) < 0.2
+
+
+def test_celery_worker_runs_the_job_over_rabbitmq(
+    api, long_speech, long_audio_settings, transactional_db, require_service
+):
+    from celery.contrib.testing.worker import start_worker
+
+    from mlservice.celery import app
+
+    broker = require_service("rabbitmq")
+    long_audio_settings.CELERY_TASK_ALWAYS_EAGER = False
+    long_audio_settings.TRANSCRIPTION_JOB_RUNNER = "celery"
+    previous = app.conf.broker_url
+    app.conf.broker_url = broker
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            response = _post(api, long_speech)
+            assert response.status_code == 202
+            job = _wait_for(api, response["Location"])
+    finally:
+        app.conf.broker_url = previous
+        app.pool.force_close_all()
+    assert job["status"] == "completed", job
+    assert job["chunksDone"] == 3
+    assert word_error_rate(long_speech.text, job["transcription"]["text"]) < 0.2
