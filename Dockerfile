@@ -35,4 +35,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8001\")}/health', timeout=4)"
 
 # Migrations run in the entrypoint so a fresh volume works; granian serves WSGI (see README).
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]
+CMD ["sh", "-c", "rm -rf /data/prometheus && python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]

@@ -34,6 +34,7 @@ run: migrate
 	$(MAKE) --no-print-directory serve
 
 serve:
+	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${MLSERVICE_DATA_DIR:-var}/prometheus}
 	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) \
 		--blocking-threads 1 --backlog 2048 --no-ws \
 		--static-path-route /static --static-path-mount staticfiles \

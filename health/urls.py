@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .metrics_view import MetricsView
 from .views import HealthView, LiveView, ReadyView
 
 urlpatterns = [
@@ -8,4 +9,5 @@ urlpatterns = [
     path("ready", ReadyView.as_view(), name="ready"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("live", LiveView.as_view(), name="live"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
 ]

@@ -1,4 +1,5 @@
 from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -9,7 +10,15 @@ from services import health_service
 from .serializers import HealthResponseSerializer, LiveResponseSerializer, ReadyResponseSerializer
 
 
-class HealthView(ContractView):
+class OpenProbeView(ContractView):
+    """Probes answer without an API key and are never throttled (orchestrators call them often)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+
+class HealthView(OpenProbeView):
     @extend_schema(responses=HealthResponseSerializer, summary="Service status and capabilities (always 200)")
     def get(self, request: Request) -> Response:
         return Response(health_service.get_instance().health())
@@ -25,7 +34,7 @@ class ReadyView(ContractView):
         return Response(body, status=200 if ready else 503)
 
 
-class LiveView(ContractView):
+class LiveView(OpenProbeView):
     @extend_schema(responses=LiveResponseSerializer, summary="Liveness (no dependency checks)")
     def get(self, request: Request) -> Response:
         return Response({"live": True, "timestamp": iso_now()})

@@ -1,17 +1,27 @@
 """Every area answers at its TS path (no prefix) and again under /api/v1/ (contract 9.1)."""
 
+from collections.abc import Callable
+
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 AREAS = ["health", "complexity", "embeddings", "rag", "analysis", "generation", "transcription"]
 area_patterns = [path("", include(f"{area}.urls")) for area in AREAS]
 
+
+def _docs(view: Callable) -> Callable:
+    # In production the API docs sit behind the admin login (DOCS_REQUIRE_LOGIN).
+    return staff_member_required(view) if settings.DOCS_REQUIRE_LOGIN else view
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/v1/schema/", _docs(SpectacularAPIView.as_view()), name="schema"),
+    path("api/v1/docs/", _docs(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/v1/redoc/", _docs(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     *area_patterns,
     path("api/v1/", include(area_patterns)),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 
 _DOC_PATHS = ("/api/v1/schema", "/api/v1/docs", "/api/v1/redoc")
 
@@ -32,3 +32,14 @@ class StrictBooleanFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         return {"type": "boolean"}
+
+
+class ApiKeyAuthenticationExtension(OpenApiAuthenticationExtension):
+    target_class = "mlservice.api.auth.ApiKeyAuthentication"
+    name = ["BearerApiKey", "HeaderApiKey"]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {"type": "http", "scheme": "bearer", "description": "Only when API keys are configured"},
+            {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "Alternative to the bearer header"},
+        ]

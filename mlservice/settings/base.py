@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "mlservice.api",
+    "apikeys",
     "requestlog",
     "health",
     "complexity",
@@ -136,8 +138,16 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["mlservice.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["mlservice.api.parsers.ORJSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mlservice.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["mlservice.api.auth.HasApiKeyWhenConfigured"],
+    "DEFAULT_THROTTLE_CLASSES": ["mlservice.api.auth.ApiKeyRateThrottle", "mlservice.api.auth.IpRateThrottle"],
+    # DRF rate strings such as "600/min"; empty = no limit. Per-IP limits behind a gateway count the
+    # gateway as one client, so they are off unless asked for.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_str("THROTTLE_RATE_PER_KEY", "") or None,
+        "ip": env_str("THROTTLE_RATE_PER_IP", "") or None,
+    },
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0) or None,
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "mlservice.api.exceptions.contract_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -264,16 +274,37 @@ REQUEST_LOG_SYNC = env_bool("REQUEST_LOG_SYNC", False)
 REQUEST_LOG_QUEUE_SIZE = env_int("REQUEST_LOG_QUEUE_SIZE", 10_000, min_value=100)
 REQUEST_LOG_MAX_PAYLOAD_BYTES = env_int("REQUEST_LOG_MAX_PAYLOAD_BYTES", 64 * 1024, min_value=0)
 
+# --- Production concerns (issue 7)
+# API keys: comma-separated raw keys, and/or hashed keys in the database (admin, `manage.py apikey`).
+ML_SERVICE_API_KEYS = env_list("ML_SERVICE_API_KEYS", [])
+API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 30.0, min_value=0.0)
+# Swagger/ReDoc/schema pages behind a Django staff login (on by default in production).
+DOCS_REQUIRE_LOGIN = env_bool("DOCS_REQUIRE_LOGIN", False)
+LOGIN_URL = "admin:login"
+# prometheus_client picks its storage when first imported, so the multiprocess folder (shared by
+# the worker processes) must be in the environment before any import of it.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "prometheus"))
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json" for log pipelines
+ACCESS_LOG = env_bool("ACCESS_LOG", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "mlservice.api.log_context.JsonFormatter"},
     },
     "filters": {"request_id": {"()": "mlservice.api.log_context.RequestIdLogFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

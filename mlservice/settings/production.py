@@ -25,3 +25,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+DOCS_REQUIRE_LOGIN = env_bool("DOCS_REQUIRE_LOGIN", True)
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
