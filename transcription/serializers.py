@@ -5,6 +5,8 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlservice.api.fields import StrictCharField, StrictChoiceField, StrictNumberField
@@ -32,6 +34,7 @@ class AudioUploadField(serializers.FileField):
         super().__init__(**kwargs)
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class FormIntegerField(StrictNumberField):
     """An integer from a multipart form, where every value arrives as text."""
 
@@ -45,6 +48,7 @@ class FormIntegerField(StrictNumberField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.BYTE)
 class Base64AudioField(serializers.Field):
     """Standard, padded base64 (class-validator's IsBase64): decoded to bytes."""
 

@@ -4,3 +4,5 @@ DEBUG = False
 REQUEST_LOG_SYNC = True
 WARM_MODELS_ON_START = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Background jobs (long transcriptions) run inline; the Celery-over-broker test turns it off.
+CELERY_TASK_ALWAYS_EAGER = True
