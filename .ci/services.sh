@@ -73,3 +73,8 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
   rabbitmq-server -detached || true
 fi
 wait_for RabbitMQ bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672'
+
+# --- espeak-ng: the transcription tests synthesise speech with it (they fail under CI without it)
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  log "installing espeak-ng"; apt_install espeak-ng
+fi
