@@ -124,15 +124,18 @@ def test_celery_worker_runs_the_job_over_rabbitmq(
     broker = require_service("rabbitmq")
     long_audio_settings.CELERY_TASK_ALWAYS_EAGER = False
     long_audio_settings.TRANSCRIPTION_JOB_RUNNER = "celery"
-    previous = app.conf.broker_url
+    previous = app.conf.broker_url, app.conf.broker_heartbeat
     app.conf.broker_url = broker
+    # With AMQP heartbeats the worker's event loop wakes every second, so it stops at once
+    # instead of after its 10 s idle poll.
+    app.conf.broker_heartbeat = 2
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, without_heartbeat=False):
             response = _post(api, long_speech)
             assert response.status_code == 202
             job = _wait_for(api, response["Location"])
     finally:
-        app.conf.broker_url = previous
+        app.conf.broker_url, app.conf.broker_heartbeat = previous
         app.pool.force_close_all()
     assert job["status"] == "completed", job
     assert job["chunksDone"] == 3
