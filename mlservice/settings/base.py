@@ -184,6 +184,31 @@ PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2, min_value=0, max_value
 WARM_MODELS_ON_START = env_bool("WARM_MODELS_ON_START", True)
 
 # --- Embeddings (issue 3)
+# Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.997 mean cosine to sentence-transformers),
+# onnx (fused float32, identical vectors) or torch (sentence-transformers itself).
+EMBEDDING_LOCAL_BACKEND = env_str("EMBEDDING_LOCAL_BACKEND", "onnx-int8")
+if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"EMBEDDING_LOCAL_BACKEND={EMBEDDING_LOCAL_BACKEND!r} must be one of onnx-int8, onnx, torch"
+    )
+# Intra-op threads per worker process; 0 = cores / 2 (the default two granian workers).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, min_value=0, max_value=64)
+# Texts per model call after sorting by length (each sub-batch is padded to its longest text).
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, min_value=1, max_value=1024)
+# Exported ONNX files are cached here (built once, on first use or `manage.py prepare_embedding_model`).
+EMBEDDING_MODELS_DIR = Path(env_str("EMBEDDING_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
+EMBEDDING_OPENAI_BATCH_SIZE = env_int("EMBEDDING_OPENAI_BATCH_SIZE", 2048, min_value=1, max_value=2048)
+# Extra model names an OpenAI-compatible server (OPENAI_BASE_URL) serves, e.g. "nomic-embed-text".
+EMBEDDING_OPENAI_MODELS = env_list("EMBEDDING_OPENAI_MODELS", [])
+EMBEDDING_CACHE_ENABLED = env_bool("EMBEDDING_CACHE_ENABLED", True)
+EMBEDDING_CACHE_ALIAS = env_str("EMBEDDING_CACHE_ALIAS", "default")
+EMBEDDING_CACHE_TIMEOUT = env_int("EMBEDDING_CACHE_TIMEOUT", 0, min_value=0)  # 0 = the cache's own default
+# After a cache error, embed without cache for this long before trying the cache again.
+EMBEDDING_CACHE_RETRY_SECONDS = env_int("EMBEDDING_CACHE_RETRY_SECONDS", 30, min_value=0)
+# Inputs per request on the OpenAI-format endpoint POST /v1/embeddings (OpenAI's own limit).
+EMBEDDING_MAX_INPUTS = env_int("EMBEDDING_MAX_INPUTS", 2048, min_value=1, max_value=100_000)
 
 # --- RAG (issue 4)
 # Vector store: auto = Qdrant when QDRANT_URL is set, pgvector on PostgreSQL, else embedded (DATA_DIR).

