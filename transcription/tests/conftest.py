@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
+from services.transcription.metrics import word_error_rate  # noqa: F401 - re-exported for the tests
+
 IN_CI = bool(os.environ.get("CI"))
 LIBRISPEECH = Path(django_settings.BASE_DIR).parent / "shared" / "eval" / "librispeech"
 SAMPLE_RATE = 16_000
@@ -144,25 +146,6 @@ def dominant_frequency(path: Path) -> float:
     pcm = read_pcm(path)
     spectrum = np.abs(np.fft.rfft(pcm))
     return float(np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))])
-
-
-# --- WER
-def normalise(text: str) -> list[str]:
-    import re
-
-    cleaned = re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " "))
-    return cleaned.split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, hyp_word in enumerate(hyp, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-        previous = current
-    return previous[-1] / max(len(ref), 1)
 
 
 # --- fake OpenAI audio-transcriptions server
