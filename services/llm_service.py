@@ -11,7 +11,8 @@ Routing by model name (``model`` argument, else ``DEFAULT_LLM_MODEL``, else by w
 - ``claude-*``                  -> Anthropic (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``)
 - ``gpt-*``, ``o1``/``o3``..., ``chatgpt-*`` -> OpenAI (``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` if set)
 - anything else                 -> the OpenAI-compatible server at ``OPENAI_BASE_URL`` when set,
-                                   else the bundled local model when installed.
+                                   (no local generative model is bundled: the only one installable
+                                   from PyPI, Gemma 3 270M, is the untuned base model).
 A name whose provider is not configured goes to the default provider when
 ``LLM_FALLBACK_TO_DEFAULT`` is on (the gateway always sends OpenAI names); the result's ``model``
 names the model that really answered. With nothing configured every call raises
@@ -48,7 +49,7 @@ _ANTHROPIC_MODEL = re.compile(r"^claude")
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # "openai", "anthropic", "compatible" or "local"
+    kind: str  # "openai", "anthropic" or "compatible"
     model: str
 
 
@@ -66,16 +67,10 @@ class LLMService:
             kinds.append("anthropic")
         if settings.OPENAI_BASE_URL:
             kinds.append("compatible")
-        if self._local_available():
-            kinds.append("local")
         return kinds
 
     def is_available(self) -> bool:
         return bool(self.configured_kinds())
-
-    def has_remote_model(self) -> bool:
-        """A cloud or self-hosted server model is configured (better than the tiny local one)."""
-        return any(kind != "local" for kind in self.configured_kinds())
 
     def default_model(self) -> str | None:
         if settings.DEFAULT_LLM_MODEL:
@@ -84,10 +79,6 @@ class LLMService:
             return settings.OPENAI_DEFAULT_MODEL
         if settings.ANTHROPIC_API_KEY:
             return settings.ANTHROPIC_DEFAULT_MODEL
-        if self._local_available():
-            from .llm import local_provider
-
-            return local_provider.MODEL_NAME
         return None
 
     def resolve(self, model: str | None) -> Route:
@@ -115,10 +106,6 @@ class LLMService:
             return None
         if settings.OPENAI_BASE_URL:
             return Route("compatible", name)
-        if self._local_available():
-            from .llm import local_provider
-
-            return Route("local", local_provider.MODEL_NAME)
         return None
 
     @staticmethod
@@ -199,27 +186,15 @@ class LLMService:
                 timeout=timeout,
                 max_retries=retries,
             )
-        if kind in ("openai", "compatible"):
-            from .llm.openai_provider import OpenAIChatProvider
+        from .llm.openai_provider import OpenAIChatProvider
 
-            return OpenAIChatProvider(
-                api_key=settings.OPENAI_API_KEY,
-                base_url=settings.OPENAI_BASE_URL,
-                timeout=timeout,
-                max_retries=retries,
-                name="OpenAI" if kind == "openai" else "OpenAI-compatible server",
-            )
-        from .llm import local_provider
-
-        return local_provider.get_provider()
-
-    @staticmethod
-    def _local_available() -> bool:
-        if not settings.LLM_LOCAL_ENABLED:
-            return False
-        from .llm import local_provider
-
-        return local_provider.is_installed()
+        return OpenAIChatProvider(
+            api_key=settings.OPENAI_API_KEY,
+            base_url=settings.OPENAI_BASE_URL,
+            timeout=timeout,
+            max_retries=retries,
+            name="OpenAI" if kind == "openai" else "OpenAI-compatible server",
+        )
 
 
 @functools.cache

@@ -20,7 +20,6 @@ def no_llm(settings) -> None:  # type: ignore[no-untyped-def]
     settings.ANTHROPIC_API_KEY = ""
     settings.ANTHROPIC_BASE_URL = ""
     settings.DEFAULT_LLM_MODEL = ""
-    settings.LLM_LOCAL_ENABLED = False
     settings.PROVIDER_MAX_RETRIES = 1
     settings.PROVIDER_TIMEOUT_SECONDS = 10.0
 

@@ -240,10 +240,6 @@ ANTHROPIC_DEFAULT_MODEL = env_str("ANTHROPIC_DEFAULT_MODEL", "claude-haiku-4-5")
 # A model name the router cannot serve (gpt-* with no OpenAI key, claude-* with no Anthropic key)
 # goes to the default provider instead of failing; the response names the model actually used.
 LLM_FALLBACK_TO_DEFAULT = env_bool("LLM_FALLBACK_TO_DEFAULT", True)
-# The bundled local generative model (llama.cpp GGUF); off = no local generation.
-LLM_LOCAL_ENABLED = env_bool("LLM_LOCAL_ENABLED", True)
-LLM_LOCAL_THREADS = env_int("LLM_LOCAL_THREADS", 2, min_value=1)
-LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", 4096, min_value=256)
 # Analysis: "auto" uses a cloud/compatible LLM when one is configured, local methods otherwise;
 # "local" always uses the local methods; "llm" requires an LLM (503 without one).
 ANALYSIS_BACKEND = env_str("ANALYSIS_BACKEND", "auto").lower()

@@ -1,0 +1,107 @@
+"""Request and response shapes of /analysis/* (contract 4.4)."""
+
+from rest_framework import serializers
+
+from mlservice.api.fields import (
+    NonBlankCharField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictNumberField,
+    StringListField,
+)
+from mlservice.api.serializers import ContractSerializer
+
+
+class SummarizeRequestSerializer(ContractSerializer):
+    text = NonBlankCharField()
+    max_length = StrictNumberField(required=False, min_value=10, max_value=1000)
+    model = StrictCharField(required=False)
+
+
+class SentimentRequestSerializer(ContractSerializer):
+    text = NonBlankCharField()
+    include_aspects = StrictBooleanField(required=False, default=False)
+    model = StrictCharField(required=False)
+
+
+class KeywordsRequestSerializer(ContractSerializer):
+    text = NonBlankCharField()
+    max_keywords = StrictNumberField(required=False, default=10, min_value=1, max_value=50)
+    model = StrictCharField(required=False)
+
+
+class GenerateRequestSerializer(ContractSerializer):
+    prompt = NonBlankCharField()
+    context = StrictCharField(required=False)
+    model = StrictCharField(required=False)
+    max_tokens = StrictNumberField(required=False, default=1000, min_value=1, max_value=4000)
+    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
+    stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
+
+
+class ClassifyRequestSerializer(ContractSerializer):
+    text = NonBlankCharField()
+    categories = StringListField(allow_empty=False, max_length=100)
+    multi_label = StrictBooleanField(required=False, default=False)
+    model = StrictCharField(required=False)
+
+
+class TextRequestSerializer(ContractSerializer):
+    text = NonBlankCharField()
+    analyses = StringListField(required=False, max_length=10)
+    model = StrictCharField(required=False)
+
+
+# --- responses (documentation only) ------------------------------------------------------------
+class _Base(serializers.Serializer):
+    success = serializers.BooleanField()
+    model = serializers.CharField(help_text='"local" when a local method answered')
+    method = serializers.CharField(help_text='"llm:<model that answered>" or "local:<method>"')
+
+
+class SummaryResponseSerializer(_Base):
+    summary = serializers.CharField()
+    keyPoints = serializers.ListField(child=serializers.CharField())
+    tokensUsed = serializers.IntegerField()
+
+
+class AspectSerializer(serializers.Serializer):
+    aspect = serializers.CharField()
+    sentiment = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class SentimentResponseSerializer(_Base):
+    sentiment = serializers.ChoiceField(choices=["positive", "negative", "neutral", "mixed"])
+    score = serializers.FloatField(min_value=-1, max_value=1)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    aspects = AspectSerializer(many=True, required=False)
+
+
+class KeywordsResponseSerializer(_Base):
+    keywords = serializers.ListField(child=serializers.CharField())
+
+
+class GenerateResponseSerializer(_Base):
+    content = serializers.CharField()
+    tokensUsed = serializers.IntegerField()
+
+
+class ClassificationSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class ClassifyResponseSerializer(_Base):
+    classifications = ClassificationSerializer(many=True)
+    textPreview = serializers.CharField()
+
+
+class TextResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    wordCount = serializers.IntegerField()
+    charCount = serializers.IntegerField()
+    model = serializers.CharField()
+    sentiment = serializers.DictField(required=False)
+    summary = serializers.DictField(required=False)
+    keywords = serializers.DictField(required=False)

@@ -1,0 +1,291 @@
+"""Text analysis (contract 4.4): with a language model when one is configured, local methods otherwise.
+
+``ANALYSIS_BACKEND``: ``auto`` (the LLM when ``llm_service`` has one, else local), ``local`` or
+``llm`` (503 without one). Results are plain dicts with the contract's keys plus ``method``
+(``"llm:<model that answered>"`` or ``"local:<method>"``). Local methods (``services/analysis``):
+embedding-axis sentiment, position-biased SingleRank keyphrases, lead-biased TextRank summary,
+embedding zero-shot classification. Free-form generation needs an LLM: there is no local one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+
+from mlservice.api.exceptions import PayloadTooLarge
+from services import llm_service
+from services.llm.base import ChatDelta
+
+from .analysis import classify as local_classify
+from .analysis import keywords as local_keywords
+from .analysis import sentiment as local_sentiment
+from .analysis import summary as local_summary
+from .analysis.llm_json import (
+    InvalidAnswer,
+    ask_json,
+    require_number,
+    require_object_list,
+    require_string,
+    require_string_list,
+)
+
+logger = logging.getLogger("mlservice.analysis")
+
+LOCAL_MODEL = "local"
+SENTIMENTS = ("positive", "negative", "neutral", "mixed")
+DEFAULT_ANALYSES = ("sentiment", "summary", "keywords")
+GENERATE_SYSTEM_PROMPT = "You are a helpful assistant that writes clear, accurate content."
+
+
+class AnalysisService:
+    # --- backend choice ---------------------------------------------------------------------
+    def uses_llm(self) -> bool:
+        backend = settings.ANALYSIS_BACKEND
+        if backend == "local":
+            return False
+        if backend == "llm":
+            return True
+        return llm_service.get_instance().is_available()
+
+    def methods(self) -> dict[str, str]:
+        """What answers each analysis right now (for /health and the docs)."""
+        if self.uses_llm():
+            model = llm_service.get_instance().default_model() or "unconfigured"
+            return dict.fromkeys(("summarize", "sentiment", "keywords", "classify", "generate"), f"llm:{model}")
+        return {
+            "summarize": "local:lead-textrank",
+            "sentiment": "local:embedding-axis",
+            "keywords": "local:position-singlerank",
+            "classify": "local:embedding-zero-shot",
+            "generate": "unavailable",
+        }
+
+    @staticmethod
+    def _check_size(text: str) -> None:
+        if len(text) > settings.ANALYSIS_MAX_TEXT_CHARS:
+            raise PayloadTooLarge(
+                f"text is {len(text)} characters; the limit is {settings.ANALYSIS_MAX_TEXT_CHARS} (ANALYSIS_MAX_TEXT_CHARS)"
+            )
+
+    @staticmethod
+    def _model_name(model: str | None) -> str:
+        """The contract reports the requested model, else the configured default (4.4)."""
+        return model or llm_service.get_instance().default_model() or LOCAL_MODEL
+
+    # --- summarize --------------------------------------------------------------------------
+    def summarize(self, text: str, max_length: int | None = None, model: str | None = None) -> dict[str, Any]:
+        self._check_size(text)
+        if not self.uses_llm():
+            result = local_summary.summarise(text, max_length)
+            return {
+                "summary": result.summary,
+                "keyPoints": result.key_points,
+                "model": LOCAL_MODEL,
+                "tokensUsed": 0,
+                "method": "local:lead-textrank",
+            }
+        limit = f"in under {max_length} words" if max_length else "concise but comprehensive"
+        system = (
+            f"Summarize the user's text ({limit}) and list 3 to 5 key points. "
+            'Reply with a JSON object: {"summary": string, "keyPoints": [string, ...]}.'
+        )
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            return {"summary": require_string(data, "summary"), "keyPoints": require_string_list(data, "keyPoints")}
+
+        answer = ask_json("summarize", system, text, validate, model, temperature=0.3)
+        return {
+            **answer.data,
+            "model": self._model_name(model),
+            "tokensUsed": answer.tokens_used,
+            "method": f"llm:{answer.model}",
+        }
+
+    # --- sentiment --------------------------------------------------------------------------
+    def sentiment(self, text: str, include_aspects: bool = False, model: str | None = None) -> dict[str, Any]:
+        self._check_size(text)
+        if not self.uses_llm():
+            result = local_sentiment.analyse_sentiment(text, include_aspects)
+            body: dict[str, Any] = {
+                "sentiment": result.sentiment,
+                "score": result.score,
+                "confidence": result.confidence,
+            }
+            if include_aspects and result.aspects:
+                body["aspects"] = result.aspects
+            return {**body, "model": LOCAL_MODEL, "method": "local:embedding-axis"}
+        aspects_hint = (
+            ', "aspects": [{"aspect": string, "sentiment": string, "score": number}]' if include_aspects else ""
+        )
+        system = (
+            "Analyse the sentiment of the user's text. sentiment is one of positive, negative, neutral, "
+            "mixed; score is from -1 (negative) to 1 (positive); confidence is from 0 to 1"
+            + (" and aspects lists the aspects mentioned with their sentiment" if include_aspects else "")
+            + '. Reply with a JSON object: {"sentiment": string, "score": number, "confidence": number'
+            + aspects_hint
+            + "}."
+        )
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            label = require_string(data, "sentiment").strip().lower()
+            if label not in SENTIMENTS:
+                raise InvalidAnswer(f'"sentiment" must be one of {", ".join(SENTIMENTS)}')
+            cleaned: dict[str, Any] = {
+                "sentiment": label,
+                "score": require_number(data, "score", -1, 1),
+                "confidence": require_number(data, "confidence", 0, 1),
+            }
+            if include_aspects and data.get("aspects"):
+                cleaned["aspects"] = [_aspect(item) for item in require_object_list(data, "aspects")]
+            return cleaned
+
+        answer = ask_json("sentiment", system, text, validate, model, temperature=0.1)
+        return {**answer.data, "model": self._model_name(model), "method": f"llm:{answer.model}"}
+
+    # --- keywords ---------------------------------------------------------------------------
+    def keywords(self, text: str, max_keywords: int = 10, model: str | None = None) -> dict[str, Any]:
+        self._check_size(text)
+        if not self.uses_llm():
+            return {
+                "keywords": local_keywords.extract_keywords(text, max_keywords),
+                "model": LOCAL_MODEL,
+                "method": "local:position-singlerank",
+            }
+        system = (
+            f"Extract the {max_keywords} most important keywords or key phrases from the user's text. "
+            'Reply with a JSON object: {"keywords": [string, ...]}.'
+        )
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            found = list(dict.fromkeys(require_string_list(data, "keywords")))
+            return {"keywords": found[:max_keywords]}
+
+        answer = ask_json("keywords", system, text, validate, model, temperature=0.1)
+        return {**answer.data, "model": self._model_name(model), "method": f"llm:{answer.model}"}
+
+    # --- classify ---------------------------------------------------------------------------
+    def classify(
+        self, text: str, categories: list[str], multi_label: bool = False, model: str | None = None
+    ) -> dict[str, Any]:
+        self._check_size(text)
+        preview = text if len(text) <= 100 else text[:100] + "..."
+        if not self.uses_llm():
+            found = local_classify.classify(text, categories, multi_label)
+            return {
+                "classifications": [{"category": c.category, "confidence": c.confidence} for c in found],
+                "model": LOCAL_MODEL,
+                "textPreview": preview,
+                "method": "local:embedding-zero-shot",
+            }
+        how_many = "every category that applies" if multi_label else "exactly one category"
+        system = (
+            f"Classify the user's text into {how_many} from this list: {', '.join(categories)}. "
+            "Give each chosen category a confidence from 0 to 1. "
+            'Reply with a JSON object: {"classifications": [{"category": string, "confidence": number}]}.'
+        )
+        by_lower = {category.lower(): category for category in categories}
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            cleaned = []
+            for item in require_object_list(data, "classifications"):
+                name = by_lower.get(require_string(item, "category").strip().lower())
+                if name is None:
+                    raise InvalidAnswer(f'category "{item["category"]}" is not one of the categories given')
+                cleaned.append({"category": name, "confidence": require_number(item, "confidence", 0, 1)})
+            if not cleaned:
+                raise InvalidAnswer('"classifications" is empty')
+            return {"classifications": cleaned if multi_label else cleaned[:1]}
+
+        answer = ask_json("classify", system, text, validate, model, temperature=0.1)
+        return {
+            **answer.data,
+            "model": self._model_name(model),
+            "textPreview": preview,
+            "method": f"llm:{answer.model}",
+        }
+
+    # --- generate ---------------------------------------------------------------------------
+    @staticmethod
+    def _generate_messages(prompt: str, context: str | None) -> list[dict[str, str]]:
+        system = GENERATE_SYSTEM_PROMPT + (f"\n\nContext:\n{context}" if context else "")
+        return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+
+    def generate(
+        self,
+        prompt: str,
+        context: str | None = None,
+        model: str | None = None,
+        max_tokens: int = 1000,
+        temperature: float = 0.7,
+    ) -> dict[str, Any]:
+        self._check_size(prompt + (context or ""))
+        result = llm_service.get_instance().chat(
+            self._generate_messages(prompt, context), model=model, temperature=temperature, max_tokens=max_tokens
+        )
+        return {
+            "content": result.content,
+            "model": self._model_name(model),
+            "tokensUsed": result.usage["total_tokens"],
+            "method": f"llm:{result.model}",
+        }
+
+    def stream_generate(
+        self,
+        prompt: str,
+        context: str | None = None,
+        model: str | None = None,
+        max_tokens: int = 1000,
+        temperature: float = 0.7,
+    ) -> Iterator[ChatDelta]:
+        self._check_size(prompt + (context or ""))
+        return llm_service.get_instance().stream_chat(
+            self._generate_messages(prompt, context), model=model, temperature=temperature, max_tokens=max_tokens
+        )
+
+    # --- analyze (several at once) ----------------------------------------------------------
+    def analyze(self, text: str, analyses: list[str] | None = None, model: str | None = None) -> dict[str, Any]:
+        self._check_size(text)
+        wanted = [name for name in (analyses if analyses is not None else DEFAULT_ANALYSES) if name in DEFAULT_ANALYSES]
+        jobs = {
+            "sentiment": lambda: _without_success(self.sentiment(text, False, model)),
+            "summary": lambda: _without_success(self.summarize(text, None, model)),
+            "keywords": lambda: _without_success(self.keywords(text, 10, model)),
+        }
+        body: dict[str, Any] = {
+            "wordCount": len(re.split(r"\s+", text)),
+            "charCount": len(text.encode("utf-16-le")) // 2,
+            "model": self._model_name(model) if self.uses_llm() else LOCAL_MODEL,
+        }
+        names = list(dict.fromkeys(wanted))
+        if self.uses_llm() and len(names) > 1:
+            # Remote calls wait on the network: run them side by side, as the TS service does.
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                futures = {name: pool.submit(jobs[name]) for name in names}
+                results = {name: future.result() for name, future in futures.items()}
+        else:
+            results = {name: jobs[name]() for name in names}
+        body.update(results)
+        return body
+
+
+def _aspect(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "aspect": require_string(item, "aspect"),
+        "sentiment": require_string(item, "sentiment").strip().lower(),
+        "score": require_number(item, "score", -1, 1),
+    }
+
+
+def _without_success(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "success"}
+
+
+@functools.cache
+def get_instance() -> AnalysisService:
+    return AnalysisService()
