@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import openai_compat, views
+
+urlpatterns = [
+    path("generation/text", views.TextGenerationView.as_view(), name="generation-text"),
+    path("generation/image", views.ImageGenerationView.as_view(), name="generation-image"),
+    path("generation/models", views.ModelsView.as_view(), name="generation-models"),
+    path("chat/completions", views.ChatCompletionsView.as_view(), name="chat-completions"),
+    # OpenAI wire format for OpenAI SDKs: base_url = http://<host>/v1
+    path("v1/chat/completions", openai_compat.OpenAIChatCompletionsView.as_view(), name="openai-chat-completions"),
+]

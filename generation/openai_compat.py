@@ -1,0 +1,180 @@
+"""``POST /v1/chat/completions`` in OpenAI's own wire format, so OpenAI clients can point here.
+
+Requests follow OpenAI's schema (fields this service does not use, such as ``top_p`` or ``user``,
+are accepted and ignored, as OpenAI-compatible servers do); answers and errors are OpenAI's
+shapes (``chat.completion``, ``chat.completion.chunk`` SSE ending with ``data: [DONE]``, and
+``{"error": {"message", "type", "param", "code"}}``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from mlservice.api.exceptions import ServiceError
+from mlservice.api.renderers import dumps
+from mlservice.api.sse import DONE, prefetch, sse_response
+from services import llm_service
+from services.llm.base import ChatDelta
+
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}
+
+
+class OpenAIRequestError(ValueError):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def parse_request(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise OpenAIRequestError("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise OpenAIRequestError("you must provide a model parameter", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise OpenAIRequestError("messages must be a non-empty array", "messages")
+    parsed = [_message(item, index) for index, item in enumerate(messages)]
+    temperature = _number(body, "temperature", 0, 2)
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise OpenAIRequestError("max_tokens must be a positive integer", "max_tokens")
+    if body.get("n", 1) != 1:
+        raise OpenAIRequestError("only n=1 is supported", "n")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise OpenAIRequestError("stream must be a boolean", "stream")
+    response_format = body.get("response_format") or {}
+    options = body.get("stream_options") or {}
+    return {
+        "model": model,
+        "messages": parsed,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "json_mode": isinstance(response_format, dict) and response_format.get("type") == "json_object",
+        "stream": stream,
+        "include_usage": isinstance(options, dict) and options.get("include_usage") is True,
+    }
+
+
+def _message(item: Any, index: int) -> dict[str, str]:
+    param = f"messages.[{index}]"
+    if not isinstance(item, dict) or item.get("role") not in ROLES:
+        raise OpenAIRequestError(f"{param}.role must be one of system, developer, user, assistant", param)
+    content = item.get("content")
+    if isinstance(content, list):  # content parts: keep the text ones
+        texts = [part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+        if len(texts) != len(content) or not all(isinstance(t, str) for t in texts):
+            raise OpenAIRequestError(f"{param}.content: only text parts are supported", param)
+        content = "".join(texts)
+    if not isinstance(content, str):
+        raise OpenAIRequestError(f"{param}.content must be a string or an array of text parts", param)
+    return {"role": ROLES[item["role"]], "content": content}
+
+
+def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise OpenAIRequestError(f"{key} must be a number between {low} and {high}", key)
+    return float(value)
+
+
+def error_response(status: int, message: str, param: str | None = None) -> HttpResponse:
+    body = {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": param, "code": None}}
+    return HttpResponse(dumps(body), status=status, content_type="application/json")
+
+
+class OpenAIChatCompletionsView(APIView):
+    # OpenAI clients send `Authorization: Bearer <key>`; access control is the project's API-key layer.
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: OpenApiResponse(description="chat.completion, or chat.completion.chunk events")},
+        summary="OpenAI-compatible chat completions (official OpenAI clients work against it)",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        try:
+            params = parse_request(request.data)
+        except OpenAIRequestError as exc:
+            return error_response(400, str(exc), exc.param)
+        llm = llm_service.get_instance()
+        call = {key: params[key] for key in ("model", "temperature", "max_tokens", "json_mode")}
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        try:
+            if params["stream"]:
+                deltas = prefetch(llm.stream_chat(params["messages"], **call))
+                return sse_response(_chunks(deltas, completion_id, created, params))
+            result = llm.chat(params["messages"], **call)
+        except ServiceError as exc:
+            return error_response(exc.status_code, exc.message)
+        body = {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": result.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": result.finish_reason or "stop",
+                }
+            ],
+            "usage": result.usage,
+            "system_fingerprint": None,
+        }
+        return HttpResponse(dumps(body), status=200, content_type="application/json")
+
+
+def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, params: dict[str, Any]) -> Iterator[bytes]:
+    model = params["model"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
+        return b"data: " + dumps(payload) + b"\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    last = ChatDelta(done=True)
+    try:
+        for delta in deltas:
+            if delta.done:
+                last = delta
+                model = delta.model or model
+            elif delta.content:
+                yield chunk({"content": delta.content})
+    except ServiceError as exc:
+        # Headers are sent: report the failure in-band, the way OpenAI does.
+        yield b"data: " + dumps({"error": {"message": exc.message, "type": "api_error", "code": None}}) + b"\n\n"
+        return
+    yield chunk({}, last.finish_reason or "stop")
+    if params["include_usage"]:
+        usage_chunk = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": last.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+        yield b"data: " + dumps(usage_chunk) + b"\n\n"
+    yield DONE

@@ -1,0 +1,110 @@
+"""Request and response shapes of /generation/* and /chat/completions (contract 4.7, snake_case)."""
+
+from rest_framework import serializers
+
+from mlservice.api.fields import (
+    NonBlankCharField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictNumberField,
+)
+from mlservice.api.serializers import ContractSerializer
+
+TEXT_MODELS = [
+    {"id": "gpt-3.5-turbo", "name": "GPT-3.5 Turbo", "description": "Fast and cost-effective"},
+    {"id": "gpt-4-turbo", "name": "GPT-4 Turbo", "description": "Latest GPT-4 with improved performance"},
+    {"id": "gpt-4", "name": "GPT-4", "description": "Most capable model"},
+]
+IMAGE_MODELS = [{"id": "dall-e-3", "name": "DALL-E 3", "description": "Latest image generation model"}]
+
+
+class TextGenerationRequestSerializer(ContractSerializer):
+    prompt = NonBlankCharField()
+    system_prompt = StrictCharField(required=False)
+    max_tokens = StrictNumberField(required=False, default=1000, min_value=100, max_value=4000)
+    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
+    model = StrictChoiceField([m["id"] for m in TEXT_MODELS], required=False, default="gpt-3.5-turbo")
+    stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
+
+
+class ImageGenerationRequestSerializer(ContractSerializer):
+    prompt = NonBlankCharField()
+    size = StrictChoiceField(["1024x1024", "1792x1024", "1024x1792"], required=False, default="1024x1024")
+    quality = StrictChoiceField(["standard", "hd"], required=False, default="standard")
+    style = StrictChoiceField(["vivid", "natural"], required=False, default="vivid")
+
+
+class ChatMessageSerializer(ContractSerializer):
+    role = StrictChoiceField(["user", "assistant", "system"])
+    content = StrictCharField()
+
+
+class ChatRequestSerializer(ContractSerializer):
+    messages = ChatMessageSerializer(many=True, allow_empty=False)
+    model = StrictCharField(required=False, default="gpt-3.5-turbo", help_text="Any model name (free-form)")
+    max_tokens = StrictNumberField(required=False, default=500, min_value=100, max_value=4000)
+    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
+    # The TS service accepts any value and ignores it; here exactly `true` switches to SSE.
+    stream = serializers.JSONField(required=False, default=False)
+
+
+# --- responses (documentation only) ------------------------------------------------------------
+class TextGenerationResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    id = serializers.UUIDField()
+    content = serializers.CharField()
+    model = serializers.CharField(help_text="The model the provider reports")
+    tokens_used = serializers.IntegerField()
+    processing_time_ms = serializers.IntegerField()
+
+
+class ImageGenerationResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    id = serializers.UUIDField()
+    image_url = serializers.CharField()
+    revised_prompt = serializers.CharField(required=False)
+    size = serializers.CharField()
+    processing_time_ms = serializers.IntegerField()
+
+
+class ModelInfoSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ModelListsSerializer(serializers.Serializer):
+    text = ModelInfoSerializer(many=True)
+    image = ModelInfoSerializer(many=True)
+
+
+class ModelsResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    models = ModelListsSerializer()
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class ChoiceMessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class ChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = ChoiceMessageSerializer()
+    finish_reason = serializers.CharField(required=False)
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    id = serializers.UUIDField()
+    choices = ChoiceSerializer(many=True)
+    content = serializers.CharField()
+    usage = UsageSerializer()
+    model = serializers.CharField()
