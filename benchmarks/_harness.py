@@ -105,11 +105,20 @@ def django_command(server: str, port: int, workers: int) -> list[str]:
 
 @contextlib.contextmanager
 def running(command: list[str], env: dict[str, str], health_url: str, timeout: float = 120.0) -> Iterator[None]:
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's output goes to a file: an unread pipe fills up (access logs) and blocks it.
+    log = tempfile.NamedTemporaryFile("w+", prefix="mlservice-server-", suffix=".log", delete=False)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until_up(health_url, timeout)
+        try:
+            wait_until_up(health_url, timeout)
+        except RuntimeError:
+            log.seek(0)
+            print(log.read()[-4000:], file=sys.stderr)
+            raise
         yield
     finally:
+        log.close()
+        os.unlink(log.name)
         process.terminate()
         try:
             process.wait(timeout=15)

@@ -2,7 +2,8 @@
 
 Keys come from ``ML_SERVICE_API_KEYS`` (comma-separated, for simple deployments) and from the
 ``ApiKey`` table (hashed, managed in the admin or with ``manage.py apikey``). When neither has a
-key, the API is open, as the TS service is. Database lookups are cached in process memory for
+key (a revoked key counts: revoking the last key locks the API), the API is open, as the TS
+service is. Database lookups are cached in process memory for
 ``API_KEY_CACHE_SECONDS`` so a request costs no query; a revoked key stops working within that time.
 """
 
@@ -27,6 +28,7 @@ class AuthService:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._db_hashes: dict[str, int] = {}
+        self._db_has_keys = False
         self._loaded_at = float("-inf")
 
     def _env_hashes(self) -> set[str]:
@@ -40,6 +42,8 @@ class AuthService:
                 return
             try:
                 self._db_hashes = dict(ApiKey.objects.filter(revoked=False).values_list("key_hash", "id"))
+                # Revoking the last key must lock the API, not open it again.
+                self._db_has_keys = bool(self._db_hashes) or ApiKey.objects.exists()
             except DatabaseError as exc:
                 # Keep the last known keys: a database blip must not lock every client out.
                 logger.warning("Could not load API keys from the database: %s", exc)
@@ -50,7 +54,7 @@ class AuthService:
 
     def auth_enabled(self) -> bool:
         self._refresh()
-        return bool(settings.ML_SERVICE_API_KEYS or self._db_hashes)
+        return bool(settings.ML_SERVICE_API_KEYS or self._db_has_keys)
 
     def verify(self, raw_key: str) -> str | None:
         """The key's identity (``env`` or ``db:<id>``) when valid, else None."""

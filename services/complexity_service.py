@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.api.responses import iso_now, js_number
+from mlservice.api.responses import iso_now, js_number, js_text
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,6 @@ def js_length(text: str) -> int:
 
 def clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
-
-
-def _js_text(value: float) -> str:
-    number = js_number(value)
-    return str(number)
 
 
 class ComplexityService:
@@ -232,8 +227,8 @@ class ComplexityService:
         level = SCALE[round_half_up(clamp(level_number, 1, 5))]
 
         analysis = (
-            f"Actual complexity: {level.name} ({level.level}/5) based on {_js_text(total)} lines changed "
-            f"across {_js_text(files_changed)} files."
+            f"Actual complexity: {level.name} ({level.level}/5) based on {js_text(total)} lines changed "
+            f"across {js_text(files_changed)} files."
         )
         accuracy: float | None = None
         if pre_complexity_score:
@@ -268,10 +263,10 @@ class ComplexityService:
     def _comparison(diff: float) -> str:
         if diff > 0:
             unit = "levels" if diff > 1 else "level"
-            return f"Task was more complex than estimated ({_js_text(diff)} {unit} higher)."
+            return f"Task was more complex than estimated ({js_text(diff)} {unit} higher)."
         if diff < 0:
             unit = "levels" if abs(diff) > 1 else "level"
-            return f"Task was simpler than estimated ({_js_text(abs(diff))} {unit} lower)."
+            return f"Task was simpler than estimated ({js_text(abs(diff))} {unit} lower)."
         return "Estimation was accurate."
 
     @staticmethod

@@ -19,6 +19,11 @@ def test_open_when_no_key_is_configured(api):
     assert api.get("/complexity/scale").status_code == 200
 
 
+def test_any_presented_token_is_ignored_when_no_key_is_configured(api):
+    # The OpenAI SDK always sends "Authorization: Bearer <its key>".
+    assert api.get("/complexity/scale", HTTP_AUTHORIZATION="Bearer sk-whatever").status_code == 200
+
+
 @override_settings(ML_SERVICE_API_KEYS=["env-secret"])
 @pytest.mark.parametrize(
     ("headers", "status"),

@@ -206,3 +206,20 @@ def test_scale_and_health(api):
     }
     health = api.get("/api/v1/complexity/health").json()
     assert health["status"] == "ok" and health["service"] == "complexity-estimation"
+
+
+def test_huge_numbers_do_not_break_json(post_json):
+    # Found by schemathesis: integer-valued floats beyond 2**53 must stay floats in JSON.
+    data = analyze(post_json, {"linesRemoved": 5.917957939310266e307, "timeToMergeHours": 1.2e308, "commits": 5.5e16})
+    assert data["actualComplexity"] == 5
+    assert data["metrics"]["timeToMergeHours"] == 1.2e308
+    assert data["metrics"]["commits"] == 5.5e16
+    assert "based on 5.917957939310266e+307 lines changed across 0 files." in data["analysis"]
+
+
+def test_tiny_pre_score_is_a_real_pre_estimate(post_json):
+    # 1 - 1.17e-38 rounds to exactly 1.0 in doubles (as in JavaScript): one level higher.
+    data = analyze(post_json, {"linesAdded": 10, "preComplexityScore": 1.1754943508222875e-38})
+    assert data["pointAdjustment"] == 1.15
+    assert data["accuracyScore"] == 75
+    assert data["analysis"].endswith("(1 level higher).")

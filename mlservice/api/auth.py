@@ -37,7 +37,9 @@ def _presented_key(request: Request) -> str | None:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKeyUser, str] | None:
         raw = _presented_key(request)
-        if raw is None:
+        # With no keys configured the API is open, and clients that always send a token (the
+        # OpenAI SDK does) must not be turned away for it.
+        if raw is None or not auth_service.get_instance().auth_enabled():
             return None
         key_id = auth_service.get_instance().verify(raw)
         if key_id is None:
