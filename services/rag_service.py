@@ -149,7 +149,33 @@ class RagService:
         chunk_overlap: int = 200,
     ) -> tuple[str, int]:
         """Chunk, embed and store a gateway project document, replacing any earlier version."""
-        collection = f"project_{project_id}"
+        return self.index_file(
+            collection=f"project_{project_id}",
+            document_id=document_id,
+            filename=filename,
+            content=content,
+            file_type=file_type,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            source_type="project_document",
+            extra_metadata={"project_id": project_id},
+        )
+
+    def index_file(
+        self,
+        *,
+        collection: str,
+        document_id: str,
+        filename: str,
+        content: str,
+        file_type: str,
+        chunk_size: int = 1000,
+        chunk_overlap: int = 200,
+        source_type: str = "file",
+        extra_metadata: dict[str, Any] | None = None,
+    ) -> tuple[str, int]:
+        """Chunk a document (contract chunker), embed every chunk, then store them in one atomic
+        write that also removes the document's previous chunks."""
         physical = self.physical(collection)
         _check_content(content)
         if chunk_overlap >= chunk_size:
@@ -161,18 +187,16 @@ class RagService:
             )
         vectors = self._embed(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         total = len(chunks)
+        base = {"document_id": document_id, **(extra_metadata or {}), "filename": filename, "file_type": file_type}
         records = [
             ChunkRecord(
                 id=chunk_uuid(document_id, index),
                 document_id=document_id,
                 content=chunk,
                 source=f"{filename} (chunk {index + 1}/{total})",
-                source_type="project_document",
+                source_type=source_type,
                 metadata={
-                    "document_id": document_id,
-                    "project_id": project_id,
-                    "filename": filename,
-                    "file_type": file_type,
+                    **base,
                     "chunk_index": index,
                     "total_chunks": total,
                     "chunk_id": chunk_id(document_id, index),
