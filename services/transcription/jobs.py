@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
 from mlservice.api.exceptions import ServiceError
@@ -31,6 +31,10 @@ from .types import TranscriptionOptions, transcript_to_dict
 logger = logging.getLogger("mlservice.transcription.jobs")
 
 _executor: ThreadPoolExecutor | None = None
+_workers_seen_at: float | None = None
+_WORKER_PING_TTL_SECONDS = 60.0
+_WORKER_PING_TIMEOUT_SECONDS = 2.0
+_WRITE_ATTEMPTS = 6  # about 1.6 s of back-off in all
 _executor_lock = threading.Lock()
 
 
@@ -77,14 +81,44 @@ def dispatch(job_id: str) -> None:
         run_job(job_id)
         return
     if mode == "celery":
-        from transcription.tasks import run_transcription_job
-
-        try:
-            run_transcription_job.apply_async(args=[job_id], retry=False)
+        if _enqueue(job_id):
             return
-        except Exception as exc:  # noqa: BLE001 - any broker failure: run it here rather than lose it
-            logger.warning("Broker unavailable (%s); running job %s in this process", exc, job_id)
+        logger.warning("Running transcription job %s in this process instead", job_id)
     _thread_pool().submit(_run_in_thread, job_id)
+
+
+def _enqueue(job_id: str) -> bool:
+    """Hand the job to Celery when a worker is there to take it; False: run it here instead."""
+    from transcription.tasks import run_transcription_job
+
+    if not _workers_answer():
+        return False
+    try:
+        run_transcription_job.apply_async(args=[job_id], retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: run it here rather than lose it
+        logger.warning("Could not queue transcription job %s: %s", job_id, exc)
+        return False
+    return True
+
+
+def _workers_answer() -> bool:
+    """A broker with no worker would leave jobs queued forever (REDIS_URL set for the cache, no
+    worker started): ping first. A positive answer is trusted for a minute."""
+    global _workers_seen_at
+    if _workers_seen_at is not None and time.monotonic() - _workers_seen_at < _WORKER_PING_TTL_SECONDS:
+        return True
+    from mlservice.celery import app
+
+    try:
+        replies = app.control.ping(timeout=_WORKER_PING_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - broker down: same answer as "no worker"
+        logger.warning("Celery broker unreachable: %s", exc)
+        return False
+    if not replies:
+        logger.warning("No Celery worker answered a ping within %.1fs", _WORKER_PING_TIMEOUT_SECONDS)
+        return False
+    _workers_seen_at = time.monotonic()
+    return True
 
 
 def run_job(job_id: str) -> None:
@@ -142,8 +176,17 @@ def _transcribe(job: TranscriptionJob):
 
 
 def _update(job_id, **fields) -> None:
+    """Write job fields, retrying briefly: SQLite refuses writes while another connection holds
+    its lock (the request log, the web process polling the job)."""
     fields["updated_at"] = timezone.now()
-    TranscriptionJob.objects.filter(pk=job_id).update(**fields)
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            TranscriptionJob.objects.filter(pk=job_id).update(**fields)
+            return
+        except OperationalError:
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 def _run_in_thread(job_id: str) -> None:

@@ -32,10 +32,14 @@ def _post(api, utterance, **fields):
 
 def _wait_for(api, url: str, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
+    job: dict = {}
     while time.monotonic() < deadline:
-        job = api.get(url).json()["job"]
-        if job["status"] in ("completed", "failed"):
-            return job
+        response = api.get(url)
+        # SQLite's shared in-memory test database can refuse a read while the job thread writes.
+        if response.status_code == 200:
+            job = response.json()["job"]
+            if job["status"] in ("completed", "failed"):
+                return job
         time.sleep(0.2)
     raise AssertionError(f"job at {url} did not finish in {timeout}s: {job}")
 
@@ -118,8 +122,16 @@ def test_celery_worker_runs_the_job_over_rabbitmq(
     api, long_speech, long_audio_settings, transactional_db, require_service
 ):
     from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_prerun
 
     from mlservice.celery import app
+
+    ran_on_worker: list[tuple[str, tuple]] = []
+
+    def record(sender=None, args=(), **kwargs) -> None:
+        ran_on_worker.append((sender.name, tuple(args)))
+
+    task_prerun.connect(record, weak=False)
 
     broker = require_service("rabbitmq")
     long_audio_settings.CELERY_TASK_ALWAYS_EAGER = False
@@ -131,12 +143,50 @@ def test_celery_worker_runs_the_job_over_rabbitmq(
     app.conf.broker_heartbeat = 2
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, without_heartbeat=False):
+            _wait_for_worker(app)
             response = _post(api, long_speech)
             assert response.status_code == 202
             job = _wait_for(api, response["Location"])
     finally:
         app.conf.broker_url, app.conf.broker_heartbeat = previous
-        app.pool.force_close_all()
+        _reset_connections(app)
+        task_prerun.disconnect(record)
+    # The worker (not the in-process fallback) ran it, after a round trip through RabbitMQ.
+    assert ran_on_worker == [("transcription.run_job", (job["id"],))]
     assert job["status"] == "completed", job
     assert job["chunksDone"] == 3
     assert word_error_rate(long_speech.text, job["transcription"]["text"]) < 0.2
+
+
+def test_unreachable_broker_falls_back_to_a_thread(api, long_speech, long_audio_settings, transactional_db):
+    from mlservice.celery import app
+
+    long_audio_settings.CELERY_TASK_ALWAYS_EAGER = False
+    long_audio_settings.TRANSCRIPTION_JOB_RUNNER = "celery"
+    previous = app.conf.broker_url, app.conf.broker_connection_timeout
+    app.conf.broker_url = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
+    app.conf.broker_connection_timeout = 0.5
+    try:
+        response = _post(api, long_speech)
+        assert response.status_code == 202
+        job = _wait_for(api, response["Location"])
+    finally:
+        app.conf.broker_url, app.conf.broker_connection_timeout = previous
+        _reset_connections(app)
+    assert job["status"] == "completed", job
+    assert word_error_rate(long_speech.text, job["transcription"]["text"]) < 0.2
+
+
+def _reset_connections(app) -> None:
+    """Drop the producer pool built for the test broker; the next use builds a fresh one."""
+    app.pool.force_close_all()
+    app._pool = None
+
+
+def _wait_for_worker(app, timeout: float = 20.0) -> None:
+    """The worker's control channel may answer a moment after its task consumer is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=1.0):
+            return
+    raise AssertionError("the Celery test worker never answered a ping")
