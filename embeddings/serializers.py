@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlservice.api.fields import (
@@ -71,16 +72,18 @@ class ModelsResponseSerializer(serializers.Serializer):
 
 
 # --- OpenAI wire format ---------------------------------------------------------------------
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 2048}]})
 class EmbeddingInputField(serializers.Field):
-    """OpenAI's ``input``: a string or an array of strings (token arrays are not supported)."""
+    """OpenAI's ``input``: a string or an array of strings (token arrays are not supported).
+    Messages omit the field name; the exception handler prefixes it."""
 
     default_error_messages = {
-        "required": "input is required",
-        "null": "input is required",
-        "invalid": "input must be a string or an array of strings",
-        "tokens": "input as token arrays is not supported by this server; send text",
-        "empty": "input must not be empty",
-        "too_many": "input must contain no more than {max} elements",
+        "required": "is required",
+        "null": "is required",
+        "invalid": "must be a string or an array of strings",
+        "tokens": "must be text: token arrays are not supported by this server",
+        "empty": "must not be empty",
+        "too_many": "must contain no more than {max} elements",
     }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

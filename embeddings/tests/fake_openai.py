@@ -63,7 +63,7 @@ def start_fake_openai() -> tuple[FakeOpenAI, ThreadingHTTPServer]:
     fake = FakeOpenAI()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))

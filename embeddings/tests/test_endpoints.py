@@ -81,15 +81,21 @@ def test_batch_of_100_is_accepted_and_101_rejected(post_json) -> None:
     ok = post_json("/embeddings/batch", {"texts": texts[:100]})
     assert ok.status_code == 201 and ok.json()["count"] == 100
     assert len({tuple(np.round(v[:5], 4)) for v in ok.json()["embeddings"]}) == 100
-    assert_contract_error(post_json("/embeddings/batch", {"texts": texts}), 400, "texts must contain no more than 100 elements")
+    assert_contract_error(
+        post_json("/embeddings/batch", {"texts": texts}), 400, "texts must contain no more than 100 elements"
+    )
 
 
 def test_batch_edge_cases(post_json) -> None:
     empty = post_json("/embeddings/batch", {"texts": []})
     assert empty.status_code == 201
     assert empty.json() == {"success": True, "embeddings": [], "model": "all-MiniLM-L6-v2", "dimensions": 0, "count": 0}
-    assert_contract_error(post_json("/embeddings/batch", {"texts": [" ", "\n"]}), 400, "Cannot generate embeddings for empty texts")
-    assert_contract_error(post_json("/embeddings/batch", {"texts": ["ok", 3]}), 400, "each value in texts must be a string")
+    assert_contract_error(
+        post_json("/embeddings/batch", {"texts": [" ", "\n"]}), 400, "Cannot generate embeddings for empty texts"
+    )
+    assert_contract_error(
+        post_json("/embeddings/batch", {"texts": ["ok", 3]}), 400, "each value in texts must be a string"
+    )
     assert_contract_error(post_json("/embeddings/batch", {"texts": "ok"}), 400, "texts must be an array")
     assert_contract_error(post_json("/embeddings/batch", {"texts": ["ok"], "model": "nope"}), 400, "Available models")
 
@@ -112,7 +118,9 @@ def test_similarity_is_raw_cosine(post_json, prefix: str) -> None:
 
 
 def test_similarity_rejects_blank_text(post_json) -> None:
-    assert_contract_error(post_json("/embeddings/similarity", {"text1": "ok", "text2": " "}), 400, "text2 should not be empty")
+    assert_contract_error(
+        post_json("/embeddings/similarity", {"text1": "ok", "text2": " "}), 400, "text2 should not be empty"
+    )
     assert_contract_error(post_json("/embeddings/similarity", {"text1": "ok"}), 400, "text2 must be a string")
 
 

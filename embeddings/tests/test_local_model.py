@@ -145,3 +145,10 @@ def test_warm_up_only_in_serving_processes(monkeypatch, argv, env, expected) -> 
         monkeypatch.setenv(name, value)
     monkeypatch.delitem(__import__("sys").modules, "pytest")
     assert is_serving_process(argv) is expected
+
+
+def test_a_text_gets_the_same_vector_alone_and_in_any_batch(embedder, settings) -> None:
+    settings.EMBEDDING_CACHE_ENABLED = False  # compute every time
+    alone = embedder.embed_one(SENTENCES[4]).vectors[0]
+    in_batch = embedder.embed([SENTENCES[9], SENTENCES[4], SENTENCES[8]]).vectors[1]
+    assert float(alone @ in_batch) > 0.99999

@@ -184,7 +184,7 @@ PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2, min_value=0, max_value
 WARM_MODELS_ON_START = env_bool("WARM_MODELS_ON_START", True)
 
 # --- Embeddings (issue 3)
-# Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.997 mean cosine to sentence-transformers),
+# Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.996 mean cosine to sentence-transformers),
 # onnx (fused float32, identical vectors) or torch (sentence-transformers itself).
 EMBEDDING_LOCAL_BACKEND = env_str("EMBEDDING_LOCAL_BACKEND", "onnx-int8")
 if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):
@@ -195,8 +195,9 @@ if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):
     )
 # Intra-op threads per worker process; 0 = cores / 2 (the default two granian workers).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, min_value=0, max_value=64)
-# Texts per model call after sorting by length (each sub-batch is padded to its longest text).
-EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, min_value=1, max_value=1024)
+# Texts per model call for the onnx and torch backends, sorted by length so each sub-batch is
+# padded only to its longest text (onnx-int8 always runs one text per call; see services/embeddings/local.py).
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 8, min_value=1, max_value=1024)
 # Exported ONNX files are cached here (built once, on first use or `manage.py prepare_embedding_model`).
 EMBEDDING_MODELS_DIR = Path(env_str("EMBEDDING_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
 EMBEDDING_OPENAI_BATCH_SIZE = env_int("EMBEDDING_OPENAI_BATCH_SIZE", 2048, min_value=1, max_value=2048)

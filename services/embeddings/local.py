@@ -3,7 +3,11 @@
 Both backends share the same tokenizer (``tokenizers``, Rust) and pooling, so they agree to
 float precision for ``onnx`` and to about 0.997 cosine for ``onnx-int8``. Speed comes from:
 - ONNX Runtime with fused attention and int8 MatMuls instead of torch eager;
-- sorting each request's texts by token length and padding each sub-batch only to its longest
+- ``onnx-int8``: one text per model call. Dynamic quantisation derives activation scales from
+  the whole input tensor, so batching would make a text's vector depend on its neighbours and
+  their padding (cosine 0.99 between the same text alone and in a batch). One text per call is
+  deterministic, needs no padding, and measured fastest anyway (benchmarks/embeddings.py);
+- ``onnx``/``torch``: texts sorted by token length, each sub-batch padded only to its longest
   member (short texts do not pay for long ones);
 - few intra-op threads: the service runs one worker per core, so more threads only contend.
 The encoder is loaded once per process (``get_encoder``) and shared by all requests.
@@ -62,19 +66,28 @@ class OnnxEncoder:
         self.input_names = {item.name for item in self.session.get_inputs()}
         self.tokenizer = _tokenizer(weights)
         self.backend = backend
+        # See the module docstring: dynamic int8 must see one text at a time to be deterministic.
+        self.per_text = backend == "onnx-int8"
 
     def encode(self, texts: list[str], batch_size: int) -> Encoded:
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
         lengths = np.fromiter((len(item.ids) for item in encodings), dtype=np.int64, count=len(encodings))
         pooled = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        if self.per_text:
+            for row, item in enumerate(encodings):
+                ids = np.asarray(item.ids, dtype=np.int64)[None, :]
+                pooled[row] = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
+            return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             ids, mask = _pad([encodings[i].ids for i in rows], lengths[rows])
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, {name: feeds[name] for name in self.input_names})[0]
-            pooled[rows] = _mean_pool(hidden, mask)
+            pooled[rows] = _mean_pool(self._run(ids, mask), mask)
         return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, {name: feeds[name] for name in self.input_names})[0]
 
 
 class TorchEncoder:
