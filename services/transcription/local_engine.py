@@ -122,6 +122,9 @@ class LocalWhisperEngine:
             )
         from faster_whisper import WhisperModel
 
+        # faster-whisper logs every call at INFO; our own log lines already say what ran and how long.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
         started = time.perf_counter()
         model = WhisperModel(
             str(path),

@@ -130,3 +130,17 @@ def test_forced_local_backend_ignores_the_key(api, settings, fake_openai, libris
     response = _upload(api, librispeech[2])
     assert response.json()["transcription"]["model"] == "whisper-tiny.en"
     assert fake_openai.requests == []
+
+
+def test_file_over_openai_cap_is_sent_in_windows(api, settings, fake_openai, librispeech):
+    settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES = 50_000  # the 10.4 s FLAC is 180 KB
+    settings.TRANSCRIPTION_CHUNK_SECONDS = 6
+    settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = 2
+    response = _upload(api, librispeech[0], response_format="verbose_json")
+    assert response.status_code == 201, response.content
+    assert len(fake_openai.requests) == 2  # [0, 6] and [4, 10.4]
+    assert all(r["filename"] == "chunk.flac" for r in fake_openai.requests)
+    body = response.json()["transcription"]
+    assert body["duration"] == 10.435
+    starts = [w["start"] for w in body["words"]]
+    assert starts == sorted(starts) and len(starts) == pytest.approx(10.435 / 0.5, abs=2)
