@@ -278,6 +278,10 @@ TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float(
 # Jobs run on Celery when a broker is configured, otherwise in a thread of the web process;
 # "celery", "thread" or "eager" force one runner.
 TRANSCRIPTION_JOB_RUNNER = env_str("TRANSCRIPTION_JOB_RUNNER", "auto").lower()
+# `manage.py transcription_cleanup` (cron): finished jobs kept this long; queued/running jobs with
+# no progress for TRANSCRIPTION_JOB_STALE_SECONDS are marked failed.
+TRANSCRIPTION_JOB_RETENTION_DAYS = env_float("TRANSCRIPTION_JOB_RETENTION_DAYS", 7.0, min_value=0.0)
+TRANSCRIPTION_JOB_STALE_SECONDS = env_float("TRANSCRIPTION_JOB_STALE_SECONDS", 6 * 3600.0, min_value=60.0)
 TRANSCRIPTION_COST_PER_MINUTE = env_float("TRANSCRIPTION_COST_PER_MINUTE", 0.006, min_value=0.0)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -206,3 +207,45 @@ def _thread_pool() -> ThreadPoolExecutor:
             # One job at a time per process: inference already uses every thread it is given.
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcription-job")
         return _executor
+
+
+def cleanup(*, retention_days: float, stale_seconds: float, scratch_age_seconds: float = 86_400.0) -> dict[str, int]:
+    """Housekeeping for ``manage.py transcription_cleanup`` (cron): expire old jobs, fail lost ones,
+    and remove audio no job needs (left behind by killed processes)."""
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=stale_seconds)
+    active = (TranscriptionJob.Status.QUEUED, TranscriptionJob.Status.RUNNING)
+    # Expire first: a job failed as lost below stays visible until the next run.
+    expired, _ = TranscriptionJob.objects.filter(
+        status__in=(TranscriptionJob.Status.COMPLETED, TranscriptionJob.Status.FAILED),
+        created_at__lt=now - timedelta(days=retention_days),
+    ).delete()
+    lost = list(TranscriptionJob.objects.filter(status__in=active, updated_at__lt=lost_before))
+    for job in lost:
+        if job.audio_path:
+            Path(job.audio_path).unlink(missing_ok=True)
+        _update(
+            job.id,
+            status=TranscriptionJob.Status.FAILED,
+            error=f"Job lost: no progress for {stale_seconds:.0f} s (the worker stopped?)",
+            finished_at=now,
+            audio_path="",
+        )
+    needed = set(TranscriptionJob.objects.filter(status__in=active).values_list("audio_path", flat=True))
+    orphans = _remove_old_files(Path(settings.TRANSCRIPTION_JOB_DIR), scratch_age_seconds, keep=needed)
+    scratch = _remove_old_files(Path(settings.TRANSCRIPTION_TEMP_DIR), scratch_age_seconds, keep=set())
+    counts = {"lost": len(lost), "expired": expired, "orphan_files": orphans, "scratch_files": scratch}
+    logger.info("Transcription cleanup: %s", counts)
+    return counts
+
+
+def _remove_old_files(folder: Path, age_seconds: float, keep: set[str]) -> int:
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - age_seconds
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and str(path) not in keep and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -190,3 +190,44 @@ def _wait_for_worker(app, timeout: float = 20.0) -> None:
         if app.control.ping(timeout=1.0):
             return
     raise AssertionError("the Celery test worker never answered a ping")
+
+
+def test_cleanup_command(transcription_settings):
+    import os
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    jobs_dir, scratch = transcription_settings / "jobs", transcription_settings / "scratch"
+    old = timezone.now() - timedelta(days=10)
+    finished = TranscriptionJob.objects.create(filename="a.wav", backend="whisper-local", model="m", status="completed")
+    recent = TranscriptionJob.objects.create(filename="b.wav", backend="whisper-local", model="m", status="failed")
+    lost_audio = jobs_dir / "lost.wav"
+    lost_audio.write_bytes(b"x")
+    lost = TranscriptionJob.objects.create(
+        filename="c.wav", backend="whisper-local", model="m", audio_path=str(lost_audio)
+    )
+    live_audio = jobs_dir / "live.wav"
+    live_audio.write_bytes(b"x")
+    live = TranscriptionJob.objects.create(
+        filename="d.wav", backend="whisper-local", model="m", audio_path=str(live_audio)
+    )
+    TranscriptionJob.objects.filter(pk__in=[finished.pk, lost.pk]).update(created_at=old, updated_at=old)
+    orphan, leftover = jobs_dir / "orphan.wav", scratch / "tmpabc.flac"
+    for path in (orphan, leftover):
+        path.write_bytes(b"x")
+        os.utime(path, (old.timestamp(), old.timestamp()))
+    os.utime(live_audio, (old.timestamp(), old.timestamp()))  # old file, but its job is still queued
+
+    out = StringIO()
+    call_command("transcription_cleanup", stdout=out)
+    assert out.getvalue().strip() == (
+        "1 expired jobs deleted, 1 lost jobs marked failed, 1 orphan audio files and 1 scratch files removed"
+    )
+    assert set(TranscriptionJob.objects.values_list("pk", flat=True)) == {recent.pk, lost.pk, live.pk}
+    lost.refresh_from_db()
+    assert lost.status == "failed" and lost.error.startswith("Job lost: no progress for 21600 s")
+    assert not lost_audio.exists() and not orphan.exists() and not leftover.exists()
+    assert live_audio.exists()
