@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 
 import pytest
@@ -293,3 +294,32 @@ def test_http_round_trip_on_the_configured_backend(post_json, api, tmp_path) -> 
         assert found["totalFound"] == 2 and {r["metadata"]["document_id"] for r in found["results"]} == {"gw-1"}
         assert api.delete("/rag/documents/gw-1?collection=project_gw").json()["chunksDeleted"] == 2
         assert api.delete("/rag/collections/project_gw").status_code == 200
+
+
+def test_health_reports_rag_and_the_vector_store(api, tmp_path) -> None:
+    health = api.get("/health").json()
+    assert health["services"]["rag"] is True
+    assert health["config"]["vectorStore"] == "embedded"
+    ready = api.get("/health/ready").json()
+    assert ready["checks"]["vector_store"]["ok"] is True
+    # A store that cannot be opened makes the service not ready (503), with the reason.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with override_settings(RAG_EMBEDDED_PATH=blocker / "v.sqlite3"):
+        response = api.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["vector_store"]["ok"] is False
+
+
+def test_backend_outage_is_503_not_an_empty_result(post_json, api) -> None:
+    """Contract 8.22: TS hid a Qdrant outage as an empty search; we surface it."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with override_settings(RAG_VECTOR_STORE="qdrant", QDRANT_URL=f"http://127.0.0.1:{port}"):
+        search = post_json("/rag/search", {"query": "anything"})
+        index = post_json("/rag/index", {"content": "text", "source": "s"})
+        collections = api.get("/rag/collections")
+    for response in (search, index, collections):
+        assert response.status_code == 503
+        assert response.json()["success"] is False and "Vector store error" in response.json()["error"]

@@ -76,7 +76,7 @@ class QdrantStore:
             return cls(QdrantClient(location=":memory:"))
         if url.startswith("file://"):
             return cls(QdrantClient(path=url[len("file://") :]))
-        return cls(QdrantClient(url=url, api_key=api_key, timeout=10))
+        return cls(QdrantClient(url=url, api_key=api_key, timeout=10, check_compatibility=False))
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
