@@ -12,25 +12,25 @@ from mlservice.api.fields import (
 from mlservice.api.serializers import ContractSerializer
 
 
-class SummarizeRequestSerializer(ContractSerializer):
+class AnalysisSummarizeRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     max_length = StrictNumberField(required=False, min_value=10, max_value=1000)
     model = StrictCharField(required=False)
 
 
-class SentimentRequestSerializer(ContractSerializer):
+class AnalysisSentimentRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     include_aspects = StrictBooleanField(required=False, default=False)
     model = StrictCharField(required=False)
 
 
-class KeywordsRequestSerializer(ContractSerializer):
+class AnalysisKeywordsRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     max_keywords = StrictNumberField(required=False, default=10, min_value=1, max_value=50)
     model = StrictCharField(required=False)
 
 
-class GenerateRequestSerializer(ContractSerializer):
+class AnalysisGenerateRequestSerializer(ContractSerializer):
     prompt = NonBlankCharField()
     context = StrictCharField(required=False)
     model = StrictCharField(required=False)
@@ -39,14 +39,14 @@ class GenerateRequestSerializer(ContractSerializer):
     stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
 
 
-class ClassifyRequestSerializer(ContractSerializer):
+class AnalysisClassifyRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     categories = StringListField(allow_empty=False, max_length=100)
     multi_label = StrictBooleanField(required=False, default=False)
     model = StrictCharField(required=False)
 
 
-class TextRequestSerializer(ContractSerializer):
+class AnalysisTextRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     analyses = StringListField(required=False, max_length=10)
     model = StrictCharField(required=False)
@@ -59,45 +59,45 @@ class _Base(serializers.Serializer):
     method = serializers.CharField(help_text='"llm:<model that answered>" or "local:<method>"')
 
 
-class SummaryResponseSerializer(_Base):
+class AnalysisSummaryResponseSerializer(_Base):
     summary = serializers.CharField()
     keyPoints = serializers.ListField(child=serializers.CharField())
     tokensUsed = serializers.IntegerField()
 
 
-class AspectSerializer(serializers.Serializer):
+class AnalysisAspectSerializer(serializers.Serializer):
     aspect = serializers.CharField()
     sentiment = serializers.CharField()
     score = serializers.FloatField()
 
 
-class SentimentResponseSerializer(_Base):
+class AnalysisSentimentResponseSerializer(_Base):
     sentiment = serializers.ChoiceField(choices=["positive", "negative", "neutral", "mixed"])
     score = serializers.FloatField(min_value=-1, max_value=1)
     confidence = serializers.FloatField(min_value=0, max_value=1)
-    aspects = AspectSerializer(many=True, required=False)
+    aspects = AnalysisAspectSerializer(many=True, required=False)
 
 
-class KeywordsResponseSerializer(_Base):
+class AnalysisKeywordsResponseSerializer(_Base):
     keywords = serializers.ListField(child=serializers.CharField())
 
 
-class GenerateResponseSerializer(_Base):
+class AnalysisGenerateResponseSerializer(_Base):
     content = serializers.CharField()
     tokensUsed = serializers.IntegerField()
 
 
-class ClassificationSerializer(serializers.Serializer):
+class AnalysisClassificationSerializer(serializers.Serializer):
     category = serializers.CharField()
     confidence = serializers.FloatField()
 
 
-class ClassifyResponseSerializer(_Base):
-    classifications = ClassificationSerializer(many=True)
+class AnalysisClassifyResponseSerializer(_Base):
+    classifications = AnalysisClassificationSerializer(many=True)
     textPreview = serializers.CharField()
 
 
-class TextResponseSerializer(serializers.Serializer):
+class AnalysisTextResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     wordCount = serializers.IntegerField()
     charCount = serializers.IntegerField()

@@ -26,9 +26,11 @@ def _ok(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class SummarizeView(ContractView):
-    request_serializer = s.SummarizeRequestSerializer
+    request_serializer = s.AnalysisSummarizeRequestSerializer
 
-    @extend_schema(request=s.SummarizeRequestSerializer, responses={201: s.SummaryResponseSerializer, **ERRORS})
+    @extend_schema(
+        request=s.AnalysisSummarizeRequestSerializer, responses={201: s.AnalysisSummaryResponseSerializer, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         max_length = data.get("max_length")
@@ -39,9 +41,11 @@ class SummarizeView(ContractView):
 
 
 class SentimentView(ContractView):
-    request_serializer = s.SentimentRequestSerializer
+    request_serializer = s.AnalysisSentimentRequestSerializer
 
-    @extend_schema(request=s.SentimentRequestSerializer, responses={201: s.SentimentResponseSerializer, **ERRORS})
+    @extend_schema(
+        request=s.AnalysisSentimentRequestSerializer, responses={201: s.AnalysisSentimentResponseSerializer, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         body = analysis_service.get_instance().sentiment(data["text"], data["include_aspects"], data.get("model"))
@@ -49,9 +53,11 @@ class SentimentView(ContractView):
 
 
 class KeywordsView(ContractView):
-    request_serializer = s.KeywordsRequestSerializer
+    request_serializer = s.AnalysisKeywordsRequestSerializer
 
-    @extend_schema(request=s.KeywordsRequestSerializer, responses={201: s.KeywordsResponseSerializer, **ERRORS})
+    @extend_schema(
+        request=s.AnalysisKeywordsRequestSerializer, responses={201: s.AnalysisKeywordsResponseSerializer, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         body = analysis_service.get_instance().keywords(data["text"], int(data["max_keywords"]), data.get("model"))
@@ -59,11 +65,11 @@ class KeywordsView(ContractView):
 
 
 class GenerateView(ContractView):
-    request_serializer = s.GenerateRequestSerializer
+    request_serializer = s.AnalysisGenerateRequestSerializer
 
     @extend_schema(
-        request=s.GenerateRequestSerializer,
-        responses={201: s.GenerateResponseSerializer, **ERRORS},
+        request=s.AnalysisGenerateRequestSerializer,
+        responses={201: s.AnalysisGenerateResponseSerializer, **ERRORS},
         description="With `stream: true` the answer is Server-Sent Events (`delta` events, then `done`).",
     )
     def post(self, request: Request) -> Any:
@@ -89,9 +95,11 @@ class GenerateView(ContractView):
 
 
 class ClassifyView(ContractView):
-    request_serializer = s.ClassifyRequestSerializer
+    request_serializer = s.AnalysisClassifyRequestSerializer
 
-    @extend_schema(request=s.ClassifyRequestSerializer, responses={201: s.ClassifyResponseSerializer, **ERRORS})
+    @extend_schema(
+        request=s.AnalysisClassifyRequestSerializer, responses={201: s.AnalysisClassifyResponseSerializer, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         body = analysis_service.get_instance().classify(
@@ -101,11 +109,11 @@ class ClassifyView(ContractView):
 
 
 class TextView(ContractView):
-    request_serializer = s.TextRequestSerializer
+    request_serializer = s.AnalysisTextRequestSerializer
 
     @extend_schema(
-        request=s.TextRequestSerializer,
-        responses={201: s.TextResponseSerializer, **ERRORS},
+        request=s.AnalysisTextRequestSerializer,
+        responses={201: s.AnalysisTextResponseSerializer, **ERRORS},
         summary="Several analyses at once (alias: analysis/analyze)",
     )
     def post(self, request: Request) -> Response:

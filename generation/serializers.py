@@ -19,7 +19,7 @@ TEXT_MODELS = [
 IMAGE_MODELS = [{"id": "dall-e-3", "name": "DALL-E 3", "description": "Latest image generation model"}]
 
 
-class TextGenerationRequestSerializer(ContractSerializer):
+class GenerationTextGenerationRequestSerializer(ContractSerializer):
     prompt = NonBlankCharField()
     system_prompt = StrictCharField(required=False)
     max_tokens = StrictNumberField(required=False, default=1000, min_value=100, max_value=4000)
@@ -28,20 +28,20 @@ class TextGenerationRequestSerializer(ContractSerializer):
     stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
 
 
-class ImageGenerationRequestSerializer(ContractSerializer):
+class GenerationImageGenerationRequestSerializer(ContractSerializer):
     prompt = NonBlankCharField()
     size = StrictChoiceField(["1024x1024", "1792x1024", "1024x1792"], required=False, default="1024x1024")
     quality = StrictChoiceField(["standard", "hd"], required=False, default="standard")
     style = StrictChoiceField(["vivid", "natural"], required=False, default="vivid")
 
 
-class ChatMessageSerializer(ContractSerializer):
+class GenerationChatMessageSerializer(ContractSerializer):
     role = StrictChoiceField(["user", "assistant", "system"])
     content = StrictCharField()
 
 
-class ChatRequestSerializer(ContractSerializer):
-    messages = ChatMessageSerializer(many=True, allow_empty=False)
+class GenerationChatRequestSerializer(ContractSerializer):
+    messages = GenerationChatMessageSerializer(many=True, allow_empty=False)
     model = StrictCharField(required=False, default="gpt-3.5-turbo", help_text="Any model name (free-form)")
     max_tokens = StrictNumberField(required=False, default=500, min_value=100, max_value=4000)
     temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
@@ -50,7 +50,7 @@ class ChatRequestSerializer(ContractSerializer):
 
 
 # --- responses (documentation only) ------------------------------------------------------------
-class TextGenerationResponseSerializer(serializers.Serializer):
+class GenerationTextGenerationResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     id = serializers.UUIDField()
     content = serializers.CharField()
@@ -59,7 +59,7 @@ class TextGenerationResponseSerializer(serializers.Serializer):
     processing_time_ms = serializers.IntegerField()
 
 
-class ImageGenerationResponseSerializer(serializers.Serializer):
+class GenerationImageGenerationResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     id = serializers.UUIDField()
     image_url = serializers.CharField()
@@ -68,43 +68,43 @@ class ImageGenerationResponseSerializer(serializers.Serializer):
     processing_time_ms = serializers.IntegerField()
 
 
-class ModelInfoSerializer(serializers.Serializer):
+class GenerationModelInfoSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
 
 
-class ModelListsSerializer(serializers.Serializer):
-    text = ModelInfoSerializer(many=True)
-    image = ModelInfoSerializer(many=True)
+class GenerationModelListsSerializer(serializers.Serializer):
+    text = GenerationModelInfoSerializer(many=True)
+    image = GenerationModelInfoSerializer(many=True)
 
 
-class ModelsResponseSerializer(serializers.Serializer):
+class GenerationModelsResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    models = ModelListsSerializer()
+    models = GenerationModelListsSerializer()
 
 
-class UsageSerializer(serializers.Serializer):
+class GenerationUsageSerializer(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
 
 
-class ChoiceMessageSerializer(serializers.Serializer):
+class GenerationChoiceMessageSerializer(serializers.Serializer):
     role = serializers.CharField()
     content = serializers.CharField()
 
 
-class ChoiceSerializer(serializers.Serializer):
+class GenerationChoiceSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    message = ChoiceMessageSerializer()
+    message = GenerationChoiceMessageSerializer()
     finish_reason = serializers.CharField(required=False)
 
 
-class ChatResponseSerializer(serializers.Serializer):
+class GenerationChatResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     id = serializers.UUIDField()
-    choices = ChoiceSerializer(many=True)
+    choices = GenerationChoiceSerializer(many=True)
     content = serializers.CharField()
-    usage = UsageSerializer()
+    usage = GenerationUsageSerializer()
     model = serializers.CharField()

@@ -33,11 +33,11 @@ def _elapsed_ms(started: float) -> int:
 
 
 class TextGenerationView(ContractView):
-    request_serializer = s.TextGenerationRequestSerializer
+    request_serializer = s.GenerationTextGenerationRequestSerializer
 
     @extend_schema(
-        request=s.TextGenerationRequestSerializer,
-        responses={201: s.TextGenerationResponseSerializer, **ERRORS},
+        request=s.GenerationTextGenerationRequestSerializer,
+        responses={201: s.GenerationTextGenerationResponseSerializer, **ERRORS},
         description="With `stream: true` the answer is Server-Sent Events (`delta` events, then `done`).",
     )
     def post(self, request: Request) -> Any:
@@ -71,11 +71,11 @@ def _text_body(content: str, model: str, usage: dict[str, int] | None, started: 
 
 
 class ImageGenerationView(ContractView):
-    request_serializer = s.ImageGenerationRequestSerializer
+    request_serializer = s.GenerationImageGenerationRequestSerializer
 
     @extend_schema(
-        request=s.ImageGenerationRequestSerializer,
-        responses={201: s.ImageGenerationResponseSerializer, **ERRORS},
+        request=s.GenerationImageGenerationRequestSerializer,
+        responses={201: s.GenerationImageGenerationResponseSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -98,17 +98,17 @@ class ImageGenerationView(ContractView):
 
 
 class ModelsView(APIView):
-    @extend_schema(responses=s.ModelsResponseSerializer, summary="Models offered by /generation/*")
+    @extend_schema(responses=s.GenerationModelsResponseSerializer, summary="Models offered by /generation/*")
     def get(self, request: Request) -> Response:
         return Response({"success": True, "models": {"text": s.TEXT_MODELS, "image": s.IMAGE_MODELS}})
 
 
 class ChatCompletionsView(ContractView):
-    request_serializer = s.ChatRequestSerializer
+    request_serializer = s.GenerationChatRequestSerializer
 
     @extend_schema(
-        request=s.ChatRequestSerializer,
-        responses={201: s.ChatResponseSerializer, **ERRORS},
+        request=s.GenerationChatRequestSerializer,
+        responses={201: s.GenerationChatResponseSerializer, **ERRORS},
         description="The gateway's chat call. With `stream: true` the answer is Server-Sent Events.",
     )
     def post(self, request: Request) -> Any:

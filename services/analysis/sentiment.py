@@ -53,7 +53,7 @@ def _axis(model_name: str) -> Axis:
     return Axis(centre=centre, direction=direction, scale=float(np.mean(np.abs(projections))))
 
 
-def _scores(texts: list[str]) -> np.ndarray:
+def polarity_scores(texts: list[str]) -> np.ndarray:
     service = embedding_service.get_instance()
     axis = _axis(service.default_model_name())
     vectors = service.embed(texts).vectors
@@ -72,7 +72,7 @@ def label_for(score: float) -> str:
 def analyse_sentiment(text: str, include_aspects: bool = False) -> SentimentResult:
     sentences = split_sentences(text)[:MAX_SENTENCES] or [text]
     texts = [text] + (sentences if len(sentences) > 1 else [])
-    scores = _scores(texts)
+    scores = polarity_scores(texts)
     overall = float(scores[0])
     sentence_scores = scores[1:] if len(sentences) > 1 else scores[:1]
     label = label_for(overall)

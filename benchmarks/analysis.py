@@ -1,0 +1,307 @@
+"""Analysis benchmark: quality of the local (no-LLM) methods on public data, and HTTP latency.
+
+Usage: .venv/bin/python benchmarks/analysis.py [--skip-http] [--ag-per-class 250] [--latency-runs 20]
+
+Data is read in place from ../shared/eval (never copied). Each figure is printed next to a
+baseline measured in the same run and the published figures of ../shared/eval/README.md:
+- Sentiment, SST-2 dev (872 sentences) accuracy. Ours: sign of the embedding-axis score (the
+  neutral band is ignored because SST-2 is binary). Same-run baseline: VADER (compound >= 0).
+- Keyphrases, Inspec (all 2,000 abstracts, read from the zip) F1@10: per-document F1 of the top
+  10 against all gold keys of the .key file, exact match after Porter stemming, lower-casing and
+  splitting on non-alphanumerics, averaged over documents. Same-run baseline: YAKE 0.7.3
+  (n=3, top 10) under the identical protocol. The published YAKE 0.316 comes from the YAKE paper's
+  own scorer, which we could not reproduce exactly: compare against the same-run YAKE.
+- Zero-shot classification, AG News test: a stratified sample (``--ag-per-class`` per class,
+  seed 0), text = title + ". " + description, labels = classes.txt names; macro-F1. No AG News
+  training of any kind. Same-run baseline: the label names alone, without description templates.
+- Summaries, SummEval (100 CNN/DM articles) ROUGE-1/2/Lsum F1 against ``ref_summ`` with
+  rouge-score (stemmed). Same-run baseline: Lead-3 with the same sentence splitter. Caveat: the
+  summariser's three constants were chosen on these 100 articles.
+- HTTP: p50 latency of each endpoint on a production server (granian, 2 workers) over
+  ``--latency-runs`` calls, next to the direct in-process call (the ratio is the HTTP overhead).
+  Chat and generation are measured against a fake OpenAI server on 127.0.0.1, so they show our
+  overhead, not a provider's latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import statistics
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlservice.settings.test")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import django
+
+django.setup()
+
+import numpy as np  # noqa: E402
+
+from services.analysis import classify, keywords, sentiment, summary  # noqa: E402
+from services.analysis.text import split_sentences, stem_phrase  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval"
+
+PUBLISHED = {
+    "sst2": "distilbert-sst2 0.913, bert-base 0.927, VADER 0.631 (README)",
+    "inspec": "SingleRank 0.378, PositionRank 0.350, YAKE 0.316, TextRank 0.098 (YAKE paper protocol)",
+    "ag_news": "NLI deberta-v3-base zero-shot ~0.77 macro-F1 (reported)",
+    "summeval": "Lead-3 on these 100 articles: 41.66 / 19.24 / 37.86 (README, R-Lsum)",
+}
+GOALS = {"sst2": 0.80, "inspec": 0.316}
+
+
+def banner(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+# --- sentiment --------------------------------------------------------------------------------
+def bench_sentiment() -> dict[str, float]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    lines = (EVAL / "sst2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    rows = [line.rsplit("\t", 1) for line in lines if line.strip()]
+    texts = [text.strip() for text, _ in rows]
+    labels = np.array([int(label) for _, label in rows])
+    scores, seconds = timed(lambda: sentiment.polarity_scores(texts))
+    ours = float(((np.asarray(scores) >= 0).astype(int) == labels).mean())
+    vader = SentimentIntensityAnalyzer()
+    vader_pred = np.array([vader.polarity_scores(t)["compound"] >= 0 for t in texts]).astype(int)
+    baseline = float((vader_pred == labels).mean())
+    banner("Sentiment: SST-2 dev accuracy (872 sentences)")
+    print(f"ours (local:embedding-axis)  {ours:.3f}   ({seconds:.1f}s, {len(texts) / seconds:.0f} texts/s)")
+    print(f"VADER, same run              {baseline:.3f}   ratio ours/VADER {ours / baseline:.2f}x")
+    print(
+        f"goal >= {GOALS['sst2']:.2f}: {'met' if ours >= GOALS['sst2'] else 'NOT met'}; published: {PUBLISHED['sst2']}"
+    )
+    return {"sst2": ours, "sst2_vader": baseline}
+
+
+# --- keyphrases ------------------------------------------------------------------------------
+def _norm(phrase: str) -> str:
+    return stem_phrase(" ".join(re.findall(r"[a-z0-9]+", phrase.lower())))
+
+
+def _f1_at_10(predicted: list[str], gold: set[str]) -> float:
+    predicted_set = set(dict.fromkeys(_norm(p) for p in predicted[:10]))
+    hits = len(predicted_set & gold)
+    if not hits:
+        return 0.0
+    precision, recall = hits / len(predicted_set), hits / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def bench_keywords() -> dict[str, float]:
+    import yake
+
+    archive = zipfile.ZipFile(EVAL / "inspec" / "Inspec.zip")
+    docs = sorted(name for name in archive.namelist() if name.endswith(".txt") and "/docsutf8/" in name)
+    data = []
+    for name in docs:
+        text = archive.read(name).decode("utf-8")
+        keys = archive.read(name.replace("docsutf8", "keys").replace(".txt", ".key")).decode("utf-8")
+        gold = {_norm(line) for line in keys.splitlines() if line.strip()}
+        data.append((text, gold))
+    ours_scores, seconds = timed(lambda: [_f1_at_10(keywords.extract_keywords(t, 10), g) for t, g in data])
+    extractor = yake.KeywordExtractor(lan="en", n=3, top=10)
+    yake_scores, yake_seconds = timed(
+        lambda: [_f1_at_10([k for k, _ in extractor.extract_keywords(t)], g) for t, g in data]
+    )
+    ours, baseline = float(np.mean(ours_scores)), float(np.mean(yake_scores))
+    banner(f"Keyphrases: Inspec F1@10 ({len(data)} abstracts, exact match after stemming)")
+    print(f"ours (local:position-singlerank)  {ours:.3f}   ({seconds:.1f}s)")
+    print(f"YAKE 0.7.3, same run/protocol     {baseline:.3f}   ({yake_seconds:.1f}s)  ratio {ours / baseline:.2f}x")
+    print(f"published: {PUBLISHED['inspec']}")
+    print(f"goal: >= YAKE under the same protocol: {'met' if ours >= baseline else 'NOT met'}")
+    return {"inspec": ours, "inspec_yake": baseline}
+
+
+# --- zero-shot classification -----------------------------------------------------------------
+def _macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> float:
+    scores = []
+    for c in range(classes):
+        tp = int(((predicted == c) & (truth == c)).sum())
+        fp = int(((predicted == c) & (truth != c)).sum())
+        fn = int(((predicted != c) & (truth == c)).sum())
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def bench_classify(per_class: int) -> dict[str, float]:
+    labels = [line.strip() for line in (EVAL / "ag_news" / "classes.txt").read_text().splitlines() if line.strip()]
+    with (EVAL / "ag_news" / "test.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rng = np.random.default_rng(0)
+    picked: list[int] = []
+    for c in range(1, len(labels) + 1):
+        members = [i for i, row in enumerate(rows) if int(row[0]) == c]
+        picked += list(rng.choice(members, size=min(per_class, len(members)), replace=False))
+    texts = [f"{rows[i][1]}. {rows[i][2]}".replace("\\", " ") for i in picked]
+    truth = np.array([int(rows[i][0]) - 1 for i in picked])
+    sims, seconds = timed(lambda: classify.similarities(texts, labels))
+    ours = _macro_f1(truth, np.asarray(sims).argmax(axis=1), len(labels))
+    # Baseline: the raw label names, no templates or abbreviation expansion.
+    from services import embedding_service
+
+    service = embedding_service.get_instance()
+    names = service.embed(labels).vectors
+    plain = _macro_f1(truth, (service.embed(texts).vectors @ names.T).argmax(axis=1), len(labels))
+    banner(f"Zero-shot classification: AG News macro-F1 ({len(texts)} items, {per_class}/class, seed 0)")
+    print(f"ours (local:embedding-zero-shot)   {ours:.3f}   ({seconds:.1f}s)")
+    print(f"bare label names, same run         {plain:.3f}   ratio {ours / plain:.2f}x")
+    print(f"published: {PUBLISHED['ag_news']}")
+    return {"ag_news": ours, "ag_news_plain": plain}
+
+
+# --- summaries --------------------------------------------------------------------------------
+def bench_summary() -> dict[str, float]:
+    from rouge_score import rouge_scorer
+
+    data = json.loads((EVAL / "summeval" / "SummEval.json").read_text(encoding="utf-8"))
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"], use_stemmer=True)
+
+    def rouge(make: Callable[[str], list[str]]) -> np.ndarray:
+        totals = np.zeros(3)
+        for item in data.values():
+            reference = "\n".join(split_sentences(item["ref_summ"]))
+            scores = scorer.score(reference, "\n".join(make(item["src"])))
+            totals += [scores[m].fmeasure for m in ("rouge1", "rouge2", "rougeLsum")]
+        return 100 * totals / len(data)
+
+    ours, seconds = timed(lambda: rouge(lambda text: split_sentences(summary.summarise(text).summary)))
+    lead3 = rouge(lambda text: split_sentences(text)[:3])
+    banner(f"Summaries: SummEval ROUGE-1/2/Lsum vs ref_summ ({len(data)} articles, stemmed)")
+    print(f"ours (local:lead-textrank)  {ours[0]:.2f} / {ours[1]:.2f} / {ours[2]:.2f}   ({seconds:.1f}s)")
+    print(f"Lead-3, same run            {lead3[0]:.2f} / {lead3[1]:.2f} / {lead3[2]:.2f}")
+    print(
+        f"ratio ours/Lead-3 (R-1)     {ours[0] / lead3[0]:.3f}x; goal >= Lead-3: {'met' if (ours >= lead3).all() else 'NOT met'}"
+    )
+    print(f"published: {PUBLISHED['summeval']}")
+    return {"rouge1": ours[0], "rouge2": ours[1], "rougeL": ours[2]}
+
+
+# --- HTTP latency -----------------------------------------------------------------------------
+ARTICLE = (
+    "The city council approved a new public transport plan on Monday after a long debate. "
+    "The plan adds twelve electric bus lines and extends the tram network to the northern suburbs. "
+    "Council members said the electric buses will cut emissions in the city centre by a third. "
+    "Construction of the tram extension is expected to start next spring. "
+    "Opposition members criticised the cost of the plan, which they put at 400 million euros. "
+    "The mayor replied that the transport plan would pay for itself through lower fuel costs."
+)
+CALLS: list[tuple[str, str, dict | None]] = [
+    ("POST", "/analysis/sentiment", {"text": ARTICLE}),
+    ("POST", "/analysis/keywords", {"text": ARTICLE}),
+    ("POST", "/analysis/summarize", {"text": ARTICLE}),
+    ("POST", "/analysis/classify", {"text": ARTICLE, "categories": ["Politics", "Sports", "Business", "Science"]}),
+    ("POST", "/analysis/text", {"text": ARTICLE}),
+    ("GET", "/generation/models", None),
+    ("POST", "/chat/completions", {"messages": [{"role": "user", "content": "Hello"}]}),
+    ("POST", "/generation/text", {"prompt": "Hello"}),
+    ("POST", "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}),
+]
+
+
+def _varied(body: dict | None, run: int, tag: str) -> dict | None:
+    """A different text on every call and endpoint, so no embedding cache answers (we measure the work)."""
+    if body is None or "text" not in body:
+        return body
+    return {**body, "text": f"{body['text']} Report number {run} of {tag}."}
+
+
+def _direct(path: str, body: dict | None) -> Callable[[dict], object] | None:
+    from services import analysis_service
+
+    service = analysis_service.get_instance()
+    direct = {
+        "/analysis/sentiment": lambda b: service.sentiment(b["text"]),
+        "/analysis/keywords": lambda b: service.keywords(b["text"]),
+        "/analysis/summarize": lambda b: service.summarize(b["text"]),
+        "/analysis/classify": lambda b: service.classify(b["text"], b["categories"]),
+        "/analysis/text": lambda b: service.analyze(b["text"]),
+    }
+    return direct.get(path)
+
+
+def _direct_ms(call: Callable[[dict], object], body: dict | None) -> float:
+    started = time.perf_counter()
+    call(body)
+    return (time.perf_counter() - started) * 1000
+
+
+def bench_http(runs: int) -> None:
+    import httpx
+
+    from benchmarks._harness import django_server
+    from generation.tests.fake_providers import OpenAIHandler, serve
+
+    banner(f"HTTP p50 latency, granian 2 workers, {runs} calls each (after 2 warm-up calls)")
+    with (
+        serve(OpenAIHandler) as fake,
+        django_server(
+            OPENAI_API_KEY="sk-bench",
+            OPENAI_BASE_URL=f"{fake.base_url}/v1",
+            ANALYSIS_BACKEND="local",
+            EMBEDDING_MODEL="all-MiniLM-L6-v2",  # the fake serves chat only; keep embeddings local
+            ENABLE_REQUEST_LOGGING="false",
+        ) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        print(f"{'endpoint':28} {'status':>6} {'HTTP p50 ms':>12} {'direct p50 ms':>14} {'overhead':>9}")
+        for method, path, body in CALLS:
+            latencies, status = [], 0
+            for i in range(runs + 2):
+                started = time.perf_counter()
+                response = client.request(method, path, json=_varied(body, i, path))
+                if i >= 2:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                status = response.status_code
+            http_p50 = statistics.median(latencies)
+            direct = _direct(path, body)
+            if direct is not None:
+                direct(_varied(body, -1, path))
+                direct_p50 = statistics.median(
+                    _direct_ms(direct, _varied(body, i, "direct " + path)) for i in range(runs)
+                )
+                print(f"{path:28} {status:>6} {http_p50:>12.1f} {direct_p50:>14.1f} {http_p50 / direct_p50:>8.2f}x")
+            else:
+                print(f"{path:28} {status:>6} {http_p50:>12.1f} {'(fake LLM)' if 'models' not in path else '':>14}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--ag-per-class", type=int, default=250)
+    parser.add_argument("--latency-runs", type=int, default=20)
+    args = parser.parse_args()
+    print("Local analysis methods (no LLM); embedding model:", end=" ")
+    from services import embedding_service
+
+    print(embedding_service.get_instance().default_model_name())
+    bench_sentiment()
+    bench_keywords()
+    bench_classify(args.ag_per_class)
+    bench_summary()
+    if not args.skip_http:
+        bench_http(args.latency_runs)
+
+
+if __name__ == "__main__":
+    main()
