@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from mlservice.api.log_context import fast_uuid4
 from mlservice.api.parsers import RAW_BODY_ATTRIBUTE
 
 logger = logging.getLogger("mlservice.requestlog")
@@ -212,7 +213,7 @@ def write_records(records: list[RequestRecord]) -> None:
 
 def _row(rec: RequestRecord, fields: dict[str, Any], now: Any) -> list[Any]:
     values = {
-        "id": uuid.uuid4(),
+        "id": fast_uuid4(),
         "user_id": _uuid_or_none(rec.user_id),
         "organization_id": _uuid_or_none(rec.organization_id),
         "service_name": settings.SERVICE_NAME,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from mlservice import metrics
 from requestlog.recorder import record_request
 
-from .log_context import request_id_var
+from .log_context import fast_uuid4, request_id_var
 
 access_logger = logging.getLogger("mlservice.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -34,7 +33,7 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else str(fast_uuid4())
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:

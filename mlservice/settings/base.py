@@ -329,7 +329,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "mlservice.api.log_context.RequestIdLogFilter"}},
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "mlservice.api.log_context.BackgroundStreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["request_id"],
         },
