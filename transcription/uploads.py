@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from rest_framework.request import Request
 
 from mlservice.api.exceptions import PayloadTooLarge
@@ -24,6 +24,7 @@ class UploadLimitHandler(FileUploadHandler):
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.limit = settings.TRANSCRIPTION_MAX_UPLOAD_BYTES
+        self.exceeded_at: int | None = None
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > self.limit + _FORM_OVERHEAD_BYTES:
@@ -32,7 +33,10 @@ class UploadLimitHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         if start + len(raw_data) > self.limit:
-            raise PayloadTooLarge(_too_large(start + len(raw_data), self.limit, at_least=True))
+            # StopUpload (not an exception of ours) makes Django close, and so delete, the partial
+            # temporary file; the view turns the flag into the 413.
+            self.exceeded_at = start + len(raw_data)
+            raise StopUpload(connection_reset=True)
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
@@ -40,12 +44,17 @@ class UploadLimitHandler(FileUploadHandler):
 
 
 def install_upload_limit(request: Request) -> None:
-    request._request.upload_handlers.insert(0, UploadLimitHandler(request._request))
+    handler = UploadLimitHandler(request._request)
+    request._request.upload_handlers.insert(0, handler)
+    request._request._upload_limit_handler = handler
 
 
 def form_data(request: Request) -> dict[str, Any]:
     """Multipart fields and files as one dict (last value wins), for a ContractSerializer."""
     data = request.data
+    handler = getattr(request._request, "_upload_limit_handler", None)
+    if handler is not None and handler.exceeded_at is not None:
+        raise PayloadTooLarge(_too_large(handler.exceeded_at, handler.limit, at_least=True))
     if hasattr(data, "keys") and hasattr(data, "getlist"):
         return {key: data.get(key) for key in data.keys()}
     return dict(data)

@@ -227,14 +227,20 @@ def test_corrupt_and_empty_audio_are_400(api, tmp_path, transcription_settings):
     assert leftover_files(transcription_settings) == []
 
 
-def test_upload_over_the_limit_is_413_and_leaves_nothing(api, settings, librispeech, transcription_settings):
-    settings.TRANSCRIPTION_MAX_UPLOAD_BYTES = 20_000
+@pytest.mark.parametrize(
+    ("limit", "stage"),
+    [(20_000, "refused from its Content-Length"), (150_000, "cut while streaming to a temporary file")],
+)
+def test_upload_over_the_limit_is_413_and_leaves_nothing(
+    api, settings, librispeech, transcription_settings, limit, stage
+):
+    settings.TRANSCRIPTION_MAX_UPLOAD_BYTES = limit
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1_000
     response = upload(api, librispeech[0].path)  # 180 KB
-    assert response.status_code == 413
+    assert response.status_code == 413, stage
     body = response.json()
     assert body["statusCode"] == 413 and body["success"] is False
-    assert "Audio file is too large" in body["error"] and "limit 20000 bytes" in body["error"]
+    assert "Audio file is too large" in body["error"] and f"limit {limit} bytes" in body["error"]
     assert leftover_files(transcription_settings) == []
 
 
