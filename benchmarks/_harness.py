@@ -54,6 +54,11 @@ def server_env(data_dir: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
+    return [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning", "--no-access-log"]  # fmt: skip
+
+
 def django_command(server: str, port: int, workers: int) -> list[str]:
     if server == "granian":
         return [
@@ -87,19 +92,7 @@ def django_command(server: str, port: int, workers: int) -> list[str]:
             "mlservice.wsgi:application",
         ]
     if server == "uvicorn-asgi":
-        return [
-            str(BIN / "uvicorn"),
-            "mlservice.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        return uvicorn_command("mlservice.asgi:application", port, workers)
     raise ValueError(server)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import BIN, django_server, free_port, running, server_env, wrk
+from benchmarks._harness import django_server, free_port, running, server_env, uvicorn_command, wrk
 
 ENDPOINTS = {
     "GET /health": ("/health", None),
@@ -38,19 +38,7 @@ ENDPOINTS = {
 @contextlib.contextmanager
 def fastapi_server(workers: int):
     port = free_port()
-    command = [
-        str(BIN / "uvicorn"),
-        "benchmarks.fastapi_baseline:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    command = uvicorn_command("benchmarks.fastapi_baseline:app", port, workers)
     base = f"http://127.0.0.1:{port}"
     with running(command, server_env("/tmp"), f"{base}/health"):
         yield base
