@@ -1,6 +1,7 @@
 """Every area answers at its TS path (no prefix) and again under /api/v1/ (contract 9.1)."""
 
 from collections.abc import Callable
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib import admin
@@ -9,7 +10,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 AREAS = ["health", "complexity", "embeddings", "rag", "analysis", "generation", "transcription"]
-area_patterns = [path("", include(f"{area}.urls")) for area in AREAS]
+# Routes starting with "v1/" speak OpenAI's wire format for OpenAI SDKs (base_url=http://host/v1);
+# they are served once, at the root, never as /api/v1/v1/....
+_OPENAI_PREFIX = "v1/"
+_all_patterns = [pattern for area in AREAS for pattern in import_module(f"{area}.urls").urlpatterns]
+area_patterns = [p for p in _all_patterns if not str(p.pattern).startswith(_OPENAI_PREFIX)]
+openai_patterns = [p for p in _all_patterns if str(p.pattern).startswith(_OPENAI_PREFIX)]
 
 
 def _docs(view: Callable) -> Callable:
@@ -24,6 +30,7 @@ urlpatterns = [
     path("api/v1/redoc/", _docs(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     *area_patterns,
     path("api/v1/", include(area_patterns)),
+    *openai_patterns,
 ]
 
 handler400 = "mlservice.api.exceptions.bad_request_view"
