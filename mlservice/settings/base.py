@@ -184,7 +184,7 @@ PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2, min_value=0, max_value
 WARM_MODELS_ON_START = env_bool("WARM_MODELS_ON_START", True)
 
 # --- Embeddings (issue 3)
-# Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.996 mean cosine to sentence-transformers),
+# Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.994 mean cosine to sentence-transformers),
 # onnx (fused float32, identical vectors) or torch (sentence-transformers itself).
 EMBEDDING_LOCAL_BACKEND = env_str("EMBEDDING_LOCAL_BACKEND", "onnx-int8")
 if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):

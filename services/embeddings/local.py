@@ -1,7 +1,7 @@
 """The local all-MiniLM-L6-v2 provider: ONNX Runtime (default) or sentence-transformers on torch.
 
 Both backends share the same tokenizer (``tokenizers``, Rust) and pooling, so they agree to
-float precision for ``onnx`` and to about 0.997 cosine for ``onnx-int8``. Speed comes from:
+float precision for ``onnx`` and to about 0.994 mean cosine for ``onnx-int8``. Speed comes from:
 - ONNX Runtime with fused attention and int8 MatMuls instead of torch eager;
 - ``onnx-int8``: one text per model call. Dynamic quantisation derives activation scales from
   the whole input tensor, so batching would make a text's vector depend on its neighbours and
