@@ -66,6 +66,11 @@ class AnalysisService:
             "generate": "unavailable",
         }
 
+    def warm(self) -> None:
+        """Embed the sentiment prototypes now, so the first request does not pay for it."""
+        if not self.uses_llm():
+            local_sentiment.polarity_scores(["warm-up"])
+
     @staticmethod
     def _check_size(text: str) -> None:
         if len(text) > settings.ANALYSIS_MAX_TEXT_CHARS:

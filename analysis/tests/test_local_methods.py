@@ -185,3 +185,14 @@ def test_oversized_text_is_413(post_json, settings) -> None:
     response = post_json("/analysis/keywords", {"text": "word " * 50})
     assert response.status_code == 413
     assert "ANALYSIS_MAX_TEXT_CHARS" in response.json()["error"]
+
+
+def test_health_reports_analysis_and_its_methods(api, settings) -> None:
+    body = api.get("/health").json()
+    assert body["services"]["analysis"] is True
+    assert body["config"]["analysisMethods"]["sentiment"] == "local:embedding-axis"
+    assert body["config"]["analysisMethods"]["generate"] == "unavailable"
+    settings.ANTHROPIC_API_KEY = "sk-ant"
+    body = api.get("/health").json()
+    assert body["config"]["llmModel"] == "claude-haiku-4-5"
+    assert body["config"]["analysisMethods"]["keywords"] == "llm:claude-haiku-4-5"
