@@ -24,6 +24,8 @@ from mlservice.api.sse import DONE, prefetch, sse_response
 from services import llm_service
 from services.llm.base import ChatDelta
 
+from .serializers import OpenAIChatCompletionSerializer
+
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}
 
@@ -99,7 +101,13 @@ class OpenAIChatCompletionsView(APIView):
     # OpenAI clients send `Authorization: Bearer <key>`; access control is the project's API-key layer.
     @extend_schema(
         request={"application/json": {"type": "object"}},
-        responses={200: OpenApiResponse(description="chat.completion, or chat.completion.chunk events")},
+        responses={
+            200: OpenApiResponse(
+                response=OpenAIChatCompletionSerializer,
+                description="chat.completion; with stream: true, chat.completion.chunk events",
+            ),
+            400: OpenApiResponse(description='OpenAI error shape: {"error": {"message", "type", "param", "code"}}'),
+        },
         summary="OpenAI-compatible chat completions (official OpenAI clients work against it)",
     )
     def post(self, request: Request) -> HttpResponse:

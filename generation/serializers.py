@@ -108,3 +108,28 @@ class GenerationChatResponseSerializer(serializers.Serializer):
     content = serializers.CharField()
     usage = GenerationUsageSerializer()
     model = serializers.CharField()
+
+
+class OpenAIMessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+    refusal = serializers.CharField(allow_null=True)
+
+
+class OpenAIChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = OpenAIMessageSerializer()
+    logprobs = serializers.JSONField(allow_null=True)
+    finish_reason = serializers.CharField()
+
+
+class OpenAIChatCompletionSerializer(serializers.Serializer):
+    """OpenAI's ``chat.completion`` object (with ``stream: true``: ``chat.completion.chunk`` SSE)."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(default="chat.completion")
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = OpenAIChoiceSerializer(many=True)
+    usage = GenerationUsageSerializer()
+    system_fingerprint = serializers.CharField(allow_null=True)
