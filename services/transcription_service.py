@@ -164,7 +164,7 @@ class TranscriptionService:
 
     def options(self, choice: EngineChoice, language: str | None, prompt: str | None) -> TranscriptionOptions:
         code = None
-        if language is not None and language.strip():
+        if language is not None and language.strip() and language.strip().lower() != "auto":
             code = language_code(language)
             if code is None:
                 raise BadRequest("language must be an ISO-639-1 code that Whisper knows (for example en, es, fr)")

@@ -278,3 +278,26 @@ def test_no_engine_available_is_503(api, settings, librispeech, tmp_path):
     assert response.json()["error"].startswith("No transcription backend is available")
     health = api.get("/transcription/health").json()
     assert health["status"] == "unavailable" and health["available"] is False
+
+
+def test_concurrent_requests_share_one_model_safely(librispeech):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services import transcription_service
+    from services.transcription.types import TranscriptionOptions
+
+    engine = transcription_service.get_instance().local
+    clips = [librispeech[2], librispeech[3], librispeech[2], librispeech[3]]
+
+    def run(utterance):
+        return engine.transcribe_pcm(audio.decode(utterance.path), engine.model_name, TranscriptionOptions()).text
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = list(pool.map(run, clips))
+    assert [word_error_rate(c.text, t) for c, t in zip(clips, texts, strict=True)] == [0, 0, 0, 0]
+
+
+def test_language_auto_means_detect(api, librispeech):
+    response = upload(api, librispeech[2].path, language="auto", response_format="verbose_json")
+    assert response.status_code == 201
+    assert response.json()["transcription"]["language_code"] == "en"
