@@ -83,7 +83,11 @@ def run_scifact() -> None:
     corpus, queries, qrels = load_scifact()
     texts = [f"{doc['title']}\n{doc['text']}".strip() for doc in corpus]
     sample = random.Random(1).sample(texts, 256)
-    with django_server("granian", workers=1, RAG_VECTOR_STORE="embedded", WARM_MODELS_ON_START="true") as base:
+    server_env = {"RAG_VECTOR_STORE": "embedded", "WARM_MODELS_ON_START": "true"}
+    models = ROOT / "var" / "models"
+    if models.is_dir():  # reuse the exported ONNX model, as a deployed server would
+        server_env["EMBEDDING_MODELS_DIR"] = str(models)
+    with django_server("granian", workers=1, **server_env) as base:
         client = httpx.Client(base_url=base, timeout=600)
         started = time.perf_counter()
         for start in range(0, len(corpus), BATCH):

@@ -157,7 +157,7 @@ class CollectionsView(ContractView):
 
 
 class CollectionView(ContractView):
-    @extend_schema(responses=s.MessageResponseSerializer, summary="Delete a collection (idempotent)")
+    @extend_schema(responses={200: s.MessageResponseSerializer}, summary="Delete a collection (idempotent)")
     def delete(self, request: Request, collection: str) -> Response:
         rag_service.get_instance().delete_collection(collection)
         return Response({"success": True, "message": f"Collection '{collection}' deleted"})
@@ -175,7 +175,7 @@ def _delete_document(collection: str, document_id: str) -> Response:
 
 
 class CollectionDocumentView(ContractView):
-    @extend_schema(responses=s.DeleteDocumentResponseSerializer, summary="Delete one document's chunks (extra)")
+    @extend_schema(responses={200: s.DeleteDocumentResponseSerializer}, summary="Delete one document's chunks (extra)")
     def delete(self, request: Request, collection: str, document_id: str) -> Response:
         return _delete_document(collection, document_id)
 
@@ -183,7 +183,7 @@ class CollectionDocumentView(ContractView):
 class DocumentView(ContractView):
     @extend_schema(
         parameters=[OpenApiParameter("collection", str, description="default: default")],
-        responses=s.DeleteDocumentResponseSerializer,
+        responses={200: s.DeleteDocumentResponseSerializer},
         summary="Delete one document's chunks (extra; fixes the gateway's no-op delete, contract 8.27)",
     )
     def delete(self, request: Request, document_id: str) -> Response:

@@ -284,9 +284,16 @@ class RagService:
             raise ServiceUnavailable("No language model is configured for RAG answers (RAG_ANSWER_MODE=llm)")
         else:
             body = self._extractive_answer(query, hits)
-        body["sources"] = [retrieved_context(hit) for hit in hits]
-        body["citations"] = _citations(body["answer"], hits)
-        return body
+        answer = {
+            "answer": body["answer"],
+            "answerType": body["answerType"],
+            "sources": [retrieved_context(hit) for hit in hits],
+            "citations": _citations(body["answer"], hits),
+            "model": body["model"],
+        }
+        if "tokensUsed" in body:  # contract 2.6: left out when the provider reports no usage
+            answer["tokensUsed"] = body["tokensUsed"]
+        return answer
 
     def _generative_answer(
         self, llm: Any, query: str, hits: list[Hit], model: str | None, system_prompt: str | None
