@@ -196,3 +196,12 @@ def test_health_reports_analysis_and_its_methods(api, settings) -> None:
     body = api.get("/health").json()
     assert body["config"]["llmModel"] == "claude-haiku-4-5"
     assert body["config"]["analysisMethods"]["keywords"] == "llm:claude-haiku-4-5"
+
+
+def test_long_text_sentiment_reads_past_the_model_window(post_json) -> None:
+    # The model sees ~256 word pieces: a pleasant opening longer than that must not hide the review.
+    opening = "The cinema is lovely and the seats are very comfortable. " * 25
+    text = opening + " ".join([REVIEW_BAD] * 20)
+    body = post_json("/analysis/sentiment", {"text": text}).json()
+    assert body["score"] < -0.15  # mostly negative sentences
+    assert body["sentiment"] == "mixed"  # with strongly positive ones too

@@ -23,7 +23,10 @@ from .text import split_sentences
 
 NEUTRAL_BAND = 0.15  # |score| below this is "neutral"
 MIXED_THRESHOLD = 0.35  # sentences at least this strong in both directions make a text "mixed"
-MAX_SENTENCES = 64  # longer texts are scored on their first sentences for the "mixed" check
+MAX_SENTENCES = 64  # longer texts are scored on their first sentences
+# The embedding model reads about 256 word pieces; past this many words the whole-text vector
+# sees only the opening, so the overall score becomes the mean of the sentence scores.
+WHOLE_TEXT_MAX_WORDS = 150
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ def analyse_sentiment(text: str, include_aspects: bool = False) -> SentimentResu
     sentences = split_sentences(text)[:MAX_SENTENCES] or [text]
     texts = [text] + (sentences if len(sentences) > 1 else [])
     scores = polarity_scores(texts)
-    overall = float(scores[0])
     sentence_scores = scores[1:] if len(sentences) > 1 else scores[:1]
+    long_text = len(text.split()) > WHOLE_TEXT_MAX_WORDS and len(sentences) > 1
+    overall = float(sentence_scores.mean() if long_text else scores[0])
     label = label_for(overall)
     if len(sentences) > 1 and sentence_scores.max() >= MIXED_THRESHOLD and sentence_scores.min() <= -MIXED_THRESHOLD:
         label = "mixed"
