@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from mlservice.api.exceptions import ServiceError
@@ -136,22 +136,21 @@ def run_job(job_id: str) -> None:
         message = exc.message if isinstance(exc, ServiceError) else f"Transcription failed: {exc}"
         if not isinstance(exc, ServiceError | audio.AudioError):
             logger.exception("Transcription job %s failed", job_id)
-        _update(job_id, status=TranscriptionJob.Status.FAILED, error=message[:2000], finished_at=timezone.now())
+        outcome = {"status": TranscriptionJob.Status.FAILED, "error": message[:2000]}
     else:
-        _update(
-            job_id,
-            status=TranscriptionJob.Status.COMPLETED,
-            progress=1.0,
-            result=transcript_to_dict(transcript),
-            finished_at=timezone.now(),
-        )
+        outcome = {
+            "status": TranscriptionJob.Status.COMPLETED,
+            "progress": 1.0,
+            "result": transcript_to_dict(transcript),
+        }
         logger.info(
             "Transcription job %s done: %.1f s of audio in %.1f s", job_id, job.duration, time.perf_counter() - started
         )
-    finally:
-        if job.audio_path:
-            Path(job.audio_path).unlink(missing_ok=True)
-        _update(job_id, audio_path="")
+    # Finished either way: the audio goes and the outcome is written once, as the last step. (A
+    # worker shut down mid-job skips this, keeping the audio for the redelivered message.)
+    if job.audio_path:
+        Path(job.audio_path).unlink(missing_ok=True)
+    _update(job_id, audio_path="", finished_at=timezone.now(), **outcome)
 
 
 def _transcribe(job: TranscriptionJob):
@@ -197,7 +196,8 @@ def _run_in_thread(job_id: str) -> None:
     except Exception:
         logger.exception("Transcription job %s crashed", job_id)
     finally:
-        close_old_connections()
+        # Jobs are rare and long: do not keep a database connection open between them.
+        connections.close_all()
 
 
 def _thread_pool() -> ThreadPoolExecutor:
