@@ -177,7 +177,8 @@ class RagService:
         """Chunk a document (contract chunker), embed every chunk, then store them in one atomic
         write that also removes the document's previous chunks."""
         physical = self.physical(collection)
-        _check_content(content)
+        if content.strip():  # contract 4.3.0: blank content is a success with 0 chunks
+            _check_content(content)
         if chunk_overlap >= chunk_size:
             raise BadRequest("chunkOverlap must be smaller than chunkSize")
         chunks = chunk_text(content, chunk_size, chunk_overlap)

@@ -323,3 +323,17 @@ def test_backend_outage_is_503_not_an_empty_result(post_json, api) -> None:
     for response in (search, index, collections):
         assert response.status_code == 503
         assert response.json()["success"] is False and "Vector store error" in response.json()["error"]
+
+
+def test_blank_project_document_makes_zero_chunks_and_empties_the_document(post_json) -> None:
+    body = {
+        "documentId": "d",
+        "projectId": "p",
+        "filename": "f.md",
+        "content": "Some real text here.",
+        "fileType": "md",
+    }
+    assert post_json("/rag/index-project-document", body).json()["chunksCreated"] == 1
+    emptied = post_json("/rag/index-project-document", {**body, "content": "   "})
+    assert emptied.status_code == 201 and emptied.json()["chunksCreated"] == 0
+    assert post_json("/rag/search", {"query": "text", "collection": "project_p", "minScore": 0}).json()["results"] == []
