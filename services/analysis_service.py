@@ -61,7 +61,7 @@ class AnalysisService:
         return {
             "summarize": "local:lead-textrank",
             "sentiment": "local:embedding-axis",
-            "keywords": "local:position-singlerank",
+            "keywords": "local:singlerank-embedrank",
             "classify": "local:embedding-zero-shot",
             "generate": "unavailable",
         }
@@ -160,7 +160,7 @@ class AnalysisService:
             return {
                 "keywords": local_keywords.extract_keywords(text, max_keywords),
                 "model": LOCAL_MODEL,
-                "method": "local:position-singlerank",
+                "method": "local:singlerank-embedrank",
             }
         system = (
             f"Extract the {max_keywords} most important keywords or key phrases from the user's text. "

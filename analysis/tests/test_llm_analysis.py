@@ -121,7 +121,7 @@ def test_generate_with_context_and_streaming(post_json, openai_fake) -> None:
 def test_local_backend_can_be_forced(post_json, openai_fake, settings) -> None:
     settings.ANALYSIS_BACKEND = "local"
     body = post_json("/analysis/keywords", {"text": "Graph based keyphrase extraction of documents."}).json()
-    assert body["method"] == "local:position-singlerank"
+    assert body["method"] == "local:singlerank-embedrank"
     assert openai_fake.requests == []
 
 

@@ -70,7 +70,7 @@ def test_sentiment_aspects_name_phrases_of_the_text(post_json) -> None:
 
 def test_keywords_find_the_topic_phrases(post_json) -> None:
     body = post_json("/analysis/keywords", {"text": ABSTRACT, "maxKeywords": 5}).json()
-    assert body["method"] == "local:position-singlerank"
+    assert body["method"] == "local:singlerank-embedrank"
     assert len(body["keywords"]) == 5
     joined = " | ".join(body["keywords"])
     assert "keyphrase extraction" in joined

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services import embedding_service
+from .vectors import embed
 
 TEMPLATES = (
     "{label}",
@@ -42,15 +42,14 @@ def describe(label: str) -> str:
 
 
 def _label_vectors(labels: list[str]) -> np.ndarray:
-    service = embedding_service.get_instance()
     texts = [template.format(label=describe(label)) for label in labels for template in TEMPLATES]
-    vectors = service.embed(texts).vectors.reshape(len(labels), len(TEMPLATES), -1).mean(axis=1)
+    vectors = embed(texts).reshape(len(labels), len(TEMPLATES), -1).mean(axis=1)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def similarities(texts: list[str], labels: list[str]) -> np.ndarray:
     """Cosine similarity of each text (rows) to each label (columns)."""
-    text_vectors = embedding_service.get_instance().embed(texts).vectors
+    text_vectors = embed(texts)
     return text_vectors @ _label_vectors(labels).T
 
 

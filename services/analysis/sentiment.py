@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services import embedding_service
-
 from .keywords import extract_keywords
 from .sentiment_prototypes import NEGATIVE, POSITIVE
 from .text import split_sentences
+from .vectors import embed
 
 NEUTRAL_BAND = 0.15  # |score| below this is "neutral"
 MIXED_THRESHOLD = 0.35  # sentences at least this strong in both directions make a text "mixed"
@@ -44,11 +43,10 @@ class SentimentResult:
     aspects: list[dict] | None = None
 
 
-@functools.lru_cache(maxsize=4)
-def _axis(model_name: str) -> Axis:
-    service = embedding_service.get_instance()
-    positive = service.embed(list(POSITIVE)).vectors
-    negative = service.embed(list(NEGATIVE)).vectors
+@functools.cache
+def _axis() -> Axis:
+    positive = embed(list(POSITIVE))
+    negative = embed(list(NEGATIVE))
     centre = np.vstack([positive, negative]).mean(axis=0)
     direction = positive.mean(axis=0) - negative.mean(axis=0)
     direction /= np.linalg.norm(direction)
@@ -57,9 +55,8 @@ def _axis(model_name: str) -> Axis:
 
 
 def polarity_scores(texts: list[str]) -> np.ndarray:
-    service = embedding_service.get_instance()
-    axis = _axis(service.default_model_name())
-    vectors = service.embed(texts).vectors
+    axis = _axis()
+    vectors = embed(texts)
     raw = (vectors - axis.centre) @ axis.direction / axis.scale
     return np.tanh(raw)
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services import embedding_service
-
 from .graph import pagerank
 from .text import split_sentences, word_count
+from .vectors import embed
 
 DEFAULT_SENTENCES = 3
 MAX_KEY_POINTS = 5
@@ -42,7 +41,7 @@ def summarise(text: str, max_words: int | None = None) -> SummaryResult:
     if len(sentences) <= 1:
         only = sentences[0] if sentences else text.strip()
         return SummaryResult(_truncate_words(only, max_words), [only] if only else [], len(sentences))
-    vectors = embedding_service.get_instance().embed(sentences).vectors
+    vectors = embed(sentences)
     centrality, scores = _rank(vectors)
     chosen = _choose(sentences, vectors, scores, max_words)
     summary = " ".join(sentences[i] for i in sorted(chosen))
