@@ -134,6 +134,8 @@ class EmbeddingService:
         return EmbeddingResult(vectors=vectors, model=name, dimensions=int(vectors.shape[1]), prompt_tokens=tokens)
 
     def embed_one(self, text: str, model: str | None = None, *, dimensions: int | None = None) -> EmbeddingResult:
+        if dimensions is None:  # the two-argument form keeps working where tests wrap ``embed``
+            return self.embed([text], model)
         return self.embed([text], model, dimensions=dimensions)
 
     def _embed_with_cache(

@@ -105,7 +105,9 @@ class TorchEncoder:
         self.tokenizer = _tokenizer(weights)
 
     def encode(self, texts: list[str], batch_size: int) -> Encoded:
-        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         lengths = np.array([len(item.ids) for item in self.tokenizer.encode_batch(texts)], dtype=np.int64)
         return Encoded(vectors=l2_normalise(vectors), token_counts=_content_tokens(lengths))
 
