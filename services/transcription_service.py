@@ -52,6 +52,7 @@ LOCAL_ALIASES = ("local", "tiny.en", "whisper-local")
 # Backends the front end knows (contract 4.6.6); browser engines and ours cost nothing.
 COST_BACKENDS = ("whisper-api", "whisper-local", "whisper-wasm", "web-speech", "local")
 BACKENDS = ("auto", "local", "openai")
+JOB_RUNNERS = ("auto", "celery", "thread", "eager")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import threading
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger("mlservice.transcription")
 
@@ -15,6 +16,8 @@ class TranscriptionConfig(AppConfig):
     def ready(self) -> None:
         from services import health_service, transcription_service
 
+        _check_settings()
+
         health = health_service.get_instance()
         health.register_capability("transcription", lambda: transcription_service.get_instance().is_available())
         health.register_check("transcription", _check_backend)
@@ -22,6 +25,18 @@ class TranscriptionConfig(AppConfig):
         if settings.WARM_MODELS_ON_START and _is_server_process():
             # In the background: a server must answer /health/live while the model loads.
             threading.Thread(target=_warm_up, name="transcription-warm-up", daemon=True).start()
+
+
+def _check_settings() -> None:
+    """Like the env helpers: a bad value stops the process at start-up, naming the variable."""
+    from services.transcription_service import BACKENDS, JOB_RUNNERS
+
+    if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
+        raise ImproperlyConfigured(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
+    if settings.TRANSCRIPTION_JOB_RUNNER not in JOB_RUNNERS:
+        raise ImproperlyConfigured(f"TRANSCRIPTION_JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
+    if settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS >= settings.TRANSCRIPTION_CHUNK_SECONDS:
+        raise ImproperlyConfigured("TRANSCRIPTION_CHUNK_OVERLAP_SECONDS must be less than TRANSCRIPTION_CHUNK_SECONDS")
 
 
 def _check_backend() -> bool:

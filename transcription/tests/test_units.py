@@ -94,3 +94,32 @@ def test_language_table_matches_whisper_and_round_trips():
         "a b", "en", 2.0, "m", [Segment(0.0, 1.0, "a b", _words(("a", 0.1), ("b", 0.5)))], True, 0.9
     )
     assert transcript_from_dict(transcript_to_dict(transcript)) == transcript
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRANSCRIPTION_BACKEND": "gpu"}, "TRANSCRIPTION_BACKEND must be one of auto, local, openai"),
+        (
+            {"TRANSCRIPTION_CHUNK_SECONDS": "5", "TRANSCRIPTION_CHUNK_OVERLAP_SECONDS": "6"},
+            "TRANSCRIPTION_CHUNK_OVERLAP_SECONDS must be less than TRANSCRIPTION_CHUNK_SECONDS",
+        ),
+    ],
+)
+def test_bad_settings_stop_the_process_at_start(env, message):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_ENV": "test", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr
