@@ -152,3 +152,23 @@ def test_a_text_gets_the_same_vector_alone_and_in_any_batch(embedder, settings) 
     alone = embedder.embed_one(SENTENCES[4]).vectors[0]
     in_batch = embedder.embed([SENTENCES[9], SENTENCES[4], SENTENCES[8]]).vectors[1]
     assert float(alone @ in_batch) > 0.99999
+
+
+def test_float32_onnx_backend_matches_the_reference(embedder, settings, reference_vectors: np.ndarray) -> None:
+    """The fused float32 export, with length-sorted, dynamically padded sub-batches."""
+    settings.EMBEDDING_LOCAL_BACKEND = "onnx"
+    settings.EMBEDDING_BATCH_SIZE = 3  # several sub-batches of mixed lengths
+    settings.EMBEDDING_CACHE_ENABLED = False  # padding must not change a text's vector
+    result = embedding_service.get_instance().embed(SENTENCES)
+    assert np.sum(result.vectors * reference_vectors, axis=1).min() > 0.9999
+    assert embedding_service.get_instance().embed_one(SENTENCES[9]).vectors[0] @ result.vectors[9] > 0.9999
+
+
+def test_prepare_embedding_model_command(embedder) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("prepare_embedding_model", stdout=out)
+    assert "all-MiniLM-L6-v2 ready (onnx-int8, 384 dimensions)" in out.getvalue()
