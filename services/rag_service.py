@@ -8,7 +8,8 @@
 Scores and thresholds. ``relevanceScore`` is always the cosine similarity between the query and
 the chunk, in every mode, so ``minScore`` (default 0.5, as in the contract) keeps one meaning:
 "at least this semantically similar". Modes only change the *ranking*: ``dense`` by cosine,
-``lexical`` by BM25, ``hybrid`` (default) by reciprocal-rank fusion of both candidate lists.
+``lexical`` by BM25, ``hybrid`` (default) by fusing both candidate lists (standardised scores,
+or reciprocal ranks with ``RAG_FUSION=rrf``).
 A ``minScore`` of 0 turns the threshold off (pure ranking, as retrieval benchmarks use).
 """
 
@@ -254,11 +255,11 @@ class RagService:
         else:
             dense = self.store.dense_search(physical, vector, candidates, filters)
             lexical = self.store.lexical_search(physical, request.query, vector, candidates, filters)
-            ranked = reciprocal_rank_fusion(
-                [dense, lexical],
-                [settings.RAG_DENSE_WEIGHT, settings.RAG_LEXICAL_WEIGHT],
-                settings.RAG_RRF_K,
-            )
+            weights = [settings.RAG_DENSE_WEIGHT, settings.RAG_LEXICAL_WEIGHT]
+            if settings.RAG_FUSION == "rrf":
+                ranked = reciprocal_rank_fusion([dense, lexical], weights, settings.RAG_RRF_K)
+            else:
+                ranked = zscore_fusion(dense, lexical, weights)
         if request.min_score > 0:
             ranked = [hit for hit in ranked if hit.cosine >= request.min_score]
         return ranked[: request.limit]
@@ -339,6 +340,31 @@ class RagService:
         except Exception as exc:
             logger.exception("embedding failed")
             raise ServiceUnavailable(f"Embedding failed: {exc}") from exc
+
+
+def zscore_fusion(dense: Sequence[Hit], lexical: Sequence[Hit], weights: Sequence[float]) -> list[Hit]:
+    """Weighted sum of standardised scores: cosine over every candidate, BM25 over the lexical list.
+
+    Standardising (z-scores per query) puts cosine and any backend's lexical score on one scale;
+    a candidate missing from the lexical top list gets that list's lowest score (its own is lower
+    still). On SciFact this beats rank fusion by about 0.01-0.015 nDCG@10 (docs/rag.md)."""
+    hits: dict[str, Hit] = {hit.id: hit for hit in dense}
+    for hit in lexical:
+        hits.setdefault(hit.id, hit)
+    if not hits:
+        return []
+    lexical_scores = {hit.id: float(hit.lexical or 0.0) for hit in lexical}
+    ids = list(hits)
+    cosines = np.array([hits[key].cosine for key in ids], dtype=np.float64)
+    floor = min(lexical_scores.values()) if lexical_scores else 0.0
+    bm25 = np.array([lexical_scores.get(key, floor) for key in ids], dtype=np.float64)
+    fused = weights[0] * _standardise(cosines) + weights[1] * _standardise(bm25)
+    return [hits[ids[i]] for i in np.argsort(-fused, kind="stable")]
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], k: float) -> list[Hit]:

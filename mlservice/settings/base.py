@@ -222,11 +222,15 @@ RAG_COLLECTION_PREFIX = env_str("RAG_COLLECTION_PREFIX", "synthstack_")
 RAG_MAX_CONTENT_CHARS = env_int("RAG_MAX_CONTENT_CHARS", 2_000_000, min_value=1000)
 RAG_MAX_CHUNKS_PER_DOCUMENT = env_int("RAG_MAX_CHUNKS_PER_DOCUMENT", 5000, min_value=1)
 RAG_MAX_BATCH_DOCUMENTS = env_int("RAG_MAX_BATCH_DOCUMENTS", 256, min_value=1)
-# Hybrid retrieval: candidates per ranker, then weighted reciprocal-rank fusion.
+# Hybrid retrieval: candidates per ranker, then fusion: "zscore" (weighted sum of per-query
+# standardised cosine and BM25 scores) or "rrf" (weighted reciprocal-rank fusion, RAG_RRF_K).
 RAG_HYBRID_CANDIDATES = env_int("RAG_HYBRID_CANDIDATES", 100, min_value=5, max_value=1000)
+RAG_FUSION = env_str("RAG_FUSION", "zscore")
+if RAG_FUSION not in ("zscore", "rrf"):
+    raise ValueError(f"RAG_FUSION must be zscore or rrf, not {RAG_FUSION!r}")
 RAG_RRF_K = env_float("RAG_RRF_K", 60.0, min_value=1.0)
 RAG_DENSE_WEIGHT = env_float("RAG_DENSE_WEIGHT", 1.0, min_value=0.0)
-RAG_LEXICAL_WEIGHT = env_float("RAG_LEXICAL_WEIGHT", 1.5, min_value=0.0)
+RAG_LEXICAL_WEIGHT = env_float("RAG_LEXICAL_WEIGHT", 1.0, min_value=0.0)
 # pgvector: HNSW candidate list; filtered searches also use iterative scans (pgvector >= 0.8).
 RAG_PGVECTOR_EF_SEARCH = env_int("RAG_PGVECTOR_EF_SEARCH", 100, min_value=10, max_value=1000)
 # /rag/query: auto = the LLM service when it has a model, else an extractive answer.
