@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -50,16 +51,30 @@ def make_store(kind: str, tmp_path: Any, require_service: Callable[[str], str]) 
     return PgVectorStore(dsn=pgvector_dsn(server))
 
 
+@contextmanager
+def service_on(kind: str, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
+    """A RagService on one backend, with a unique namespace so parallel runs never collide."""
+    store = make_store(kind, tmp_path, require_service)
+    service = RagService(store, prefix=f"t{uuid.uuid4().hex[:8]}_")
+    try:
+        yield service
+    finally:
+        for name in service.collections():
+            service.delete_collection(name)
+        if hasattr(service.store, "close"):
+            service.store.close()
+
+
 @pytest.fixture(params=["embedded", "pgvector", "qdrant"])
 def rag(request: pytest.FixtureRequest, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
-    """A RagService on each backend, with a unique namespace so parallel runs never collide."""
-    store = make_store(request.param, tmp_path, require_service)
-    service = RagService(store, prefix=f"t{uuid.uuid4().hex[:8]}_")
-    yield service
-    for name in service.collections():
-        service.delete_collection(name)
-    if hasattr(store, "close"):
-        store.close()
+    with service_on(request.param, tmp_path, require_service) as service:
+        yield service
+
+
+@pytest.fixture
+def pg_rag(tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
+    with service_on("pgvector", tmp_path, require_service) as service:
+        yield service
 
 
 @pytest.fixture

@@ -154,11 +154,12 @@ def test_selective_filter_still_returns_k(rag: RagService) -> None:
     assert rag.store.collection_stats(physical).points == 1000
 
 
-def test_pgvector_failure_halfway_rolls_back(rag: RagService) -> None:
-    """A real failure inside the write (a trigger aborts the 3rd insert) leaves the old version."""
-    if rag.store.name != "pgvector":
-        pytest.skip("trigger-based failure injection is PostgreSQL-specific (embedded: see test_api)")
+def test_pgvector_failure_halfway_rolls_back(pg_rag: RagService) -> None:
+    """A real failure inside the write (a trigger aborts the 3rd insert) leaves the old version
+    (the embedded store's equivalent is in test_api)."""
     from services.vectorstores.base import VectorStoreError
+
+    rag = pg_rag
 
     rag.index_documents([DocumentInput(content="Original kept text.", source="keep", document_id="keep")])
     with rag.store._cursor() as cursor:
