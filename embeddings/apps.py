@@ -23,8 +23,9 @@ class EmbeddingsConfig(AppConfig):
 
         service = embedding_service.get_instance()
         health = health_service.get_instance()
-        # The local model needs no key, so embeddings are available whenever its weights are installed.
-        health.register_capability("embeddings", service.local_model_loadable)
+        # Unlike TS (key configured), the flag means "the default model can serve": the local model
+        # needs no key, but EMBEDDING_MODEL=text-embedding-3-small without OPENAI_API_KEY cannot.
+        health.register_capability("embeddings", service.available)
         health.register_check("embedding_model", service.local_model_loadable)
         health.register_info("embeddingDefaultModel", service.default_model_name)
         health.register_info("embeddingLocalBackend", service.local_backend)

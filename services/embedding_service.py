@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from mlservice.api.exceptions import BadRequest, ServiceUnavailable
+from mlservice.api.exceptions import BadRequest, ServiceError, ServiceUnavailable
 from services.embeddings.base import EmbeddingProvider, EmbeddingResult, ModelInfo
 from services.embeddings.cache import VectorCache
 from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS
@@ -88,6 +88,14 @@ class EmbeddingService:
     def provider_for(self, model: str | None = None) -> str:
         """``"local"`` or ``"openai"`` for ``model`` (default model when None); raises like ``embed``."""
         return self._route(model)[1]
+
+    def available(self) -> bool:
+        """The ``/health`` flag: the default model can serve (no I/O: a configured provider counts)."""
+        try:
+            kind = self.provider_for(None)
+        except ServiceError:
+            return False
+        return kind == "openai" or self.local_model_loadable()
 
     def local_backend(self) -> str:
         return settings.EMBEDDING_LOCAL_BACKEND

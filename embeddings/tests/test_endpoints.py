@@ -168,3 +168,8 @@ def test_health_reports_embeddings(api) -> None:
     assert health["config"]["embeddingDefaultModel"] == "all-MiniLM-L6-v2"
     ready = api.get("/health/ready").json()
     assert ready["checks"]["embedding_model"]["ok"] is True
+
+
+def test_health_flag_is_false_when_the_default_model_cannot_serve(api, settings) -> None:
+    settings.EMBEDDING_MODEL = "text-embedding-3-small"  # no key configured
+    assert api.get("/health").json()["services"]["embeddings"] is False
