@@ -205,3 +205,28 @@ def _reopen_args(store, tmp_path) -> dict:
     from qdrant_client import QdrantClient
 
     return {"client": QdrantClient(path=str(tmp_path / "qdrant"))}
+
+
+def test_embedded_store_sees_writes_from_another_process(tmp_path) -> None:
+    """Two store objects on one file stand for two server workers: appends and deletions made by
+    one are visible to the other's cached matrix on its next search."""
+    from services.vectorstores.embedded import EmbeddedStore
+
+    writer, reader = EmbeddedStore(tmp_path / "v.sqlite3"), EmbeddedStore(tmp_path / "v.sqlite3")
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def record(i: int) -> ChunkRecord:
+        return ChunkRecord(
+            f"00000000-0000-4000-8000-00000000000{i}", f"d{i}", f"text {i}", f"s{i}", "t", {}, vectors[i]
+        )
+
+    writer.upsert("c", [record(0)], [])
+    assert [h.source for h in reader.dense_search("c", vectors[0], 5, SearchFilter())] == ["s0"]
+    writer.upsert("c", [record(1), record(2)], [])  # an append: loaded incrementally
+    assert sorted(h.source for h in reader.dense_search("c", vectors[0], 5, SearchFilter())) == ["s0", "s1", "s2"]
+    writer.delete_document("c", "d1")  # a deletion: full reload
+    assert sorted(h.source for h in reader.dense_search("c", vectors[1], 5, SearchFilter())) == ["s0", "s2"]
+    writer.delete_collection("c")
+    assert reader.dense_search("c", vectors[0], 5, SearchFilter()) == []
