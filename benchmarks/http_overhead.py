@@ -44,6 +44,18 @@ def fastapi_server(workers: int):
         yield base
 
 
+def django_stack(name: str, workers: int):
+    """`granian`, `gunicorn`, `uvicorn-asgi`; a `-nolog` suffix also turns off the database request log.
+
+    The access log is off on every stack, as it is for the FastAPI baseline (--no-access-log).
+    """
+    server = name.removesuffix("-nolog")
+    extra = {"ACCESS_LOG": "false"}
+    if name.endswith("-nolog"):
+        extra["ENABLE_REQUEST_LOGGING"] = "false"
+    return django_server(server, workers, **extra)
+
+
 def measure(name: str, server, args) -> dict[str, dict[str, float]]:
     results = {}
     with server as base:
@@ -63,7 +75,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--servers", default="granian,gunicorn", help="Django servers to measure")
+    parser.add_argument(
+        "--servers",
+        default="granian,granian-nolog,gunicorn",
+        help="Django stacks: granian, gunicorn, uvicorn-asgi, X-nolog",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
@@ -77,7 +93,7 @@ def main() -> None:
             if stack == "fastapi":
                 server = fastapi_server(args.workers)
             else:
-                server = django_server(stack.removeprefix("django-"), args.workers)
+                server = django_stack(stack.removeprefix("django-"), args.workers)
             round_results[stack] = measure(stack, server, args)
         rounds.append(round_results)
 

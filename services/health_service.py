@@ -45,11 +45,13 @@ class HealthService:
         self._capabilities: dict[str, Callable[[], bool]] = {"complexity": lambda: True}
         self._checks: dict[str, Callable[[], Any]] = {}
         self._info: dict[str, Callable[[], Any]] = {}
+        self._cached: tuple[float, dict[str, bool], dict[str, Any]] | None = None
         self.register_check("database", _check_database)
         self.register_check("cache", _check_cache)
 
     def register_capability(self, area: str, available: Callable[[], bool]) -> None:
         self._capabilities[area] = available
+        self._cached = None
 
     def register_check(self, name: str, check: Callable[[], Any]) -> None:
         self._checks[name] = check
@@ -57,11 +59,27 @@ class HealthService:
     def register_info(self, key: str, value: Callable[[], Any]) -> None:
         """Extra ``config`` entries shown by /health (for example the embedding model in use)."""
         self._info[key] = value
+        self._cached = None
 
     def health(self) -> dict[str, Any]:
-        services = self._services()
+        services, config = self._snapshot()
         up = sum(services.values())
         status = "ok" if up == len(services) else ("degraded" if up else "error")
+        return {
+            "status": status,
+            "timestamp": iso_now(),
+            "version": settings.SERVICE_VERSION,
+            "services": services,
+            "config": config,
+        }
+
+    def _snapshot(self) -> tuple[dict[str, bool], dict[str, Any]]:
+        # Probes can touch the file system (is a model installed?); /health is polled often and
+        # must stay cheap, so their answers are reused for HEALTH_CACHE_SECONDS.
+        now = time.monotonic()
+        cached = self._cached
+        if cached is not None and now - cached[0] < settings.HEALTH_CACHE_SECONDS:
+            return cached[1], cached[2]
         config: dict[str, Any] = {
             "hasOpenAiKey": bool(settings.OPENAI_API_KEY),
             "hasQdrantUrl": bool(settings.QDRANT_URL),
@@ -70,13 +88,9 @@ class HealthService:
         }
         for key, value in self._info.items():
             config[key] = _safe(value)
-        return {
-            "status": status,
-            "timestamp": iso_now(),
-            "version": settings.SERVICE_VERSION,
-            "services": services,
-            "config": config,
-        }
+        services = self._services()
+        self._cached = (now, services, config)
+        return services, config
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks = {name: _run(check) for name, check in self._checks.items()}

@@ -310,6 +310,8 @@ REQUEST_LOG_MAX_PAYLOAD_BYTES = env_int("REQUEST_LOG_MAX_PAYLOAD_BYTES", 64 * 10
 # API keys: comma-separated raw keys, and/or hashed keys in the database (admin, `manage.py apikey`).
 ML_SERVICE_API_KEYS = env_list("ML_SERVICE_API_KEYS", [])
 API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 30.0, min_value=0.0)
+# /health reuses its capability probes (model installed? provider configured?) this long.
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 5.0, min_value=0.0)
 # Swagger/ReDoc/schema pages behind a Django staff login (on by default in production).
 DOCS_REQUIRE_LOGIN = env_bool("DOCS_REQUIRE_LOGIN", False)
 LOGIN_URL = "admin:login"
