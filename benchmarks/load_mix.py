@@ -4,7 +4,8 @@ Usage: .venv/bin/python benchmarks/load_mix.py [--seconds 60] [--connections 64]
 
 The service runs with production settings on granian (2 workers), its embedded defaults (SQLite,
 local vector store, local models) and request logging on. One document is indexed first so that
-searches have something to find. wrk (1 thread) cycles through the mix below.
+searches have something to find. wrk (1 thread) cycles through the mix below; "{n}" in a body
+becomes a request counter, so texts are unique and the embedding cache does not flatter the figures.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ MIX: list[tuple[str, str, dict | None]] = [
         {"lines_added": 120, "lines_removed": 30, "files_changed": 3, "pre_complexity_score": 2},
     ),
     ("GET", "/complexity/scale", None),
-    ("POST", "/embeddings/generate", {"text": "How do I reset my password?"}),
-    ("POST", "/embeddings/batch", {"texts": ["first text", "second text", "third text", "fourth text"]}),
-    ("POST", "/rag/search", {"query": "password reset email", "limit": 3, "minScore": 0.1}),
-    ("POST", "/analysis/sentiment", {"text": "The new release is fast and reliable. I love it."}),
-    ("POST", "/analysis/keywords", {"text": "Vector databases store embeddings for semantic search and retrieval."}),
+    ("POST", "/embeddings/generate", {"text": "How do I reset my password? (request {n})"}),
+    ("POST", "/embeddings/batch", {"texts": ["first text {n}", "second text {n}", "third {n}", "fourth {n}"]}),
+    ("POST", "/rag/search", {"query": "password reset email {n}", "limit": 3, "minScore": 0.1}),
+    ("POST", "/analysis/sentiment", {"text": "The new release {n} is fast and reliable. I love it."}),
+    ("POST", "/analysis/keywords", {"text": "Vector databases store embeddings for semantic search {n}."}),
     ("GET", "/transcription/formats", None),
     ("POST", "/transcription/estimate-cost", {"duration_seconds": 90}),
 ]
@@ -59,7 +60,9 @@ local counter = 0
 request = function()
   counter = counter + 1
   local r = requests[(counter %% #requests) + 1]
-  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, r[3])
+  -- "{n}" makes texts unique, so model endpoints do real work instead of hitting the cache.
+  local body = r[3] and string.gsub(r[3], "{n}", tostring(counter)) or nil
+  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, body)
 end
 """
 
@@ -76,7 +79,8 @@ def check_mix(base: str) -> None:
     """Every request of the mix must succeed on its own before the load starts."""
     with httpx.Client(base_url=base, timeout=120) as client:
         for method, path, body in MIX:
-            response = client.request(method, path, json=body)
+            payload = json.loads(json.dumps(body).replace("{n}", "0")) if body is not None else None
+            response = client.request(method, path, json=payload)
             if response.status_code >= 300:
                 raise SystemExit(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
 
