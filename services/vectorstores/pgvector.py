@@ -7,8 +7,8 @@ appears. Every search filters (at least on the collection), so searches turn on 
 iterative index scan: a selective filter still returns k rows instead of the few that survive
 filtering the first ``ef_search`` candidates.
 
-Lexical ranking is PostgreSQL full text (English stemming and stop words, ``ts_rank`` normalised
-by document length) over a generated ``tsvector`` column with a GIN index.
+Lexical ranking is Okapi BM25 computed in SQL over PostgreSQL's English full text (stemming and
+stop words) in a generated ``tsvector`` column with a GIN index.
 
 By default the store uses Django's database connection (and its transactions); ``dsn`` gives it
 its own psycopg connection instead (tests on SQLite, benchmarks), creating the schema itself.
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -56,6 +58,10 @@ SCHEMA_SQL = [
     "CREATE INDEX IF NOT EXISTS rag_chunk_search ON rag_chunk USING gin (search)",
     "CREATE INDEX IF NOT EXISTS rag_chunk_metadata ON rag_chunk USING gin (metadata jsonb_path_ops)",
 ]
+LEXICAL_POOL = 1000  # chunks ts_rank pre-selects for BM25 scoring
+BM25_K1 = 1.2
+BM25_B = 0.75
+SIZE_CACHE_SECONDS = 60.0
 DROP_SQL = ["DROP TABLE IF EXISTS rag_chunk", "DROP TABLE IF EXISTS rag_collection"]
 
 
@@ -76,6 +82,8 @@ class PgVectorStore:
         self.dsn = dsn
         self.ef_search = int(ef_search or settings.RAG_PGVECTOR_EF_SEARCH)
         self._local = threading.local()
+        self._sizes: dict[int, tuple[float, int, float]] = {}
+        self._frequencies: dict[tuple[int, str], tuple[float, int]] = {}
         if dsn is not None:
             with self._cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(7304190211)")
@@ -245,8 +253,11 @@ class PgVectorStore:
     def lexical_search(
         self, collection: str, query: str, vector: np.ndarray, k: int, filters: SearchFilter
     ) -> list[Hit]:
-        terms = query_terms(query)
-        if not terms:
+        """BM25 over PostgreSQL's English full text: the GIN index finds the chunks holding any
+        query lexeme, ``ts_rank`` keeps the best ``LEXICAL_POOL`` of them, and those are rescored
+        with Okapi BM25 (document frequencies counted per lexeme, collection size and mean length
+        cached briefly). ``ts_rank`` alone has no IDF: 0.598 nDCG@10 on SciFact against 0.687."""
+        if not query_terms(query):
             return []
         with self._cursor() as cursor:
             found = self._collection(collection, cursor)
@@ -254,15 +265,76 @@ class PgVectorStore:
                 return []
             collection_id, d = found
             _check(collection, d, vector)
+            cursor.execute("SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %s))", [query])
+            lexemes = [row[0] for row in cursor.fetchall()]
+            if not lexemes:
+                return []
+            total, mean_length = self._collection_size(cursor, collection_id)
+            idf = {
+                lexeme: math.log(1 + (total - df + 0.5) / (df + 0.5))
+                for lexeme, df in self._document_frequencies(cursor, collection_id, lexemes).items()
+            }
             where, params = _filter_sql(filters)
+            tsquery = " | ".join(_quote_lexeme(lexeme) for lexeme in lexemes)
             cursor.execute(
-                f"SELECT id, content, source, source_type, metadata,"
-                f" 1 - (embedding::vector({d}) <=> %s::vector({d})), ts_rank(search, q, 1) AS rank"
-                f" FROM rag_chunk, to_tsquery('english', %s) q"
-                f" WHERE collection_id = %s AND search @@ q{where} ORDER BY rank DESC LIMIT %s",
-                [_vector_literal(vector), " | ".join(terms), collection_id, *params, int(k)],
+                "SELECT r.id, length(r.search), ARRAY(SELECT x.lexeme || ' ' || coalesce(array_length(x.positions, 1), 1)"
+                " FROM unnest(r.search) x WHERE x.lexeme = ANY(%s))"
+                f" FROM rag_chunk r WHERE r.collection_id = %s AND r.search @@ %s::tsquery{where}"
+                " ORDER BY ts_rank(r.search, %s::tsquery) DESC LIMIT %s",
+                [lexemes, collection_id, tsquery, *params, tsquery, LEXICAL_POOL],
             )
-            return [_hit(row[:6], lexical=float(row[6])) for row in cursor.fetchall()]
+            scores: dict[str, float] = {}
+            for chunk_id, length, matches in cursor.fetchall():
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * float(length) / mean_length)
+                score = 0.0
+                for match in matches:
+                    lexeme, _, count = match.rpartition(" ")
+                    tf = float(count)
+                    score += idf.get(lexeme, 0.0) * tf * (BM25_K1 + 1) / (tf + norm)
+                scores[str(chunk_id)] = score
+            best = sorted(scores, key=lambda key: -scores[key])[: int(k)]
+            if not best:
+                return []
+            cursor.execute(
+                "SELECT id, content, source, source_type, metadata,"
+                f" 1 - (embedding::vector({d}) <=> %s::vector({d}))"
+                " FROM rag_chunk WHERE collection_id = %s AND id = ANY(%s::uuid[])",
+                [_vector_literal(vector), collection_id, best],
+            )
+            rows = {str(row[0]): row for row in cursor.fetchall()}
+            return [_hit(rows[key], lexical=scores[key]) for key in best if key in rows]
+
+    def _document_frequencies(self, cursor: Any, collection_id: int, lexemes: list[str]) -> dict[str, int]:
+        now = time.monotonic()
+        frequencies: dict[str, int] = {}
+        for lexeme in lexemes:
+            cached = self._frequencies.get((collection_id, lexeme))
+            if cached is not None and now - cached[0] < SIZE_CACHE_SECONDS:
+                frequencies[lexeme] = cached[1]
+                continue
+            cursor.execute(
+                "SELECT count(*) FROM rag_chunk WHERE collection_id = %s AND search @@ %s::tsquery",
+                [collection_id, _quote_lexeme(lexeme)],
+            )
+            frequencies[lexeme] = int(cursor.fetchone()[0])
+            if len(self._frequencies) > 100_000:
+                self._frequencies.clear()
+            self._frequencies[(collection_id, lexeme)] = (now, frequencies[lexeme])
+        return frequencies
+
+    def _collection_size(self, cursor: Any, collection_id: int) -> tuple[int, float]:
+        """(chunks, mean distinct lexemes per chunk), cached: BM25 barely moves with small changes."""
+        now = time.monotonic()
+        cached = self._sizes.get(collection_id)
+        if cached is not None and now - cached[0] < SIZE_CACHE_SECONDS:
+            return cached[1], cached[2]
+        cursor.execute(
+            "SELECT count(*), coalesce(avg(length(search)), 1) FROM rag_chunk WHERE collection_id = %s",
+            [collection_id],
+        )
+        total, mean_length = cursor.fetchone()
+        self._sizes[collection_id] = (now, int(total), max(float(mean_length), 1.0))
+        return int(total), max(float(mean_length), 1.0)
 
 
 def _check(collection: str, stored: int, vector: np.ndarray) -> None:
@@ -270,6 +342,11 @@ def _check(collection: str, stored: int, vector: np.ndarray) -> None:
         from .embedded import DimensionMismatch
 
         raise DimensionMismatch(collection, stored, int(vector.shape[0]))
+
+
+def _quote_lexeme(lexeme: str) -> str:
+    """A stemmed lexeme as a tsquery operand, taken literally (no second normalisation)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _vector_literal(vector: np.ndarray) -> str:
