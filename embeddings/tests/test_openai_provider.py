@@ -72,16 +72,17 @@ def test_persistent_server_error_is_502(post_json, fake_openai: FakeOpenAI, sett
     assert response.status_code == 502, body
     assert body == {
         "success": False,
-        "error": "OpenAI-compatible server embeddings request failed (500): The server had an error",
+        "error": "OpenAI-compatible server embedding (text-embedding-3-small) failed (500): The server had an error",
         "statusCode": 502,
     }
     assert len(fake_openai.requests) == 2
 
 
-def test_bad_key_is_502_naming_the_setting(post_json, fake_openai: FakeOpenAI) -> None:
+def test_bad_key_is_503_naming_the_setting(post_json, fake_openai: FakeOpenAI) -> None:
+    # Unusable as configured (services/provider_errors.py): 503, like every provider.
     fake_openai.fail_next(401, "Incorrect API key provided: sk-test****")
     response = post_json("/embeddings/batch", {"texts": ["x"], "model": "text-embedding-3-small"})
-    assert response.status_code == 502
+    assert response.status_code == 503
     assert "Incorrect API key provided" in response.json()["error"] and "OPENAI_API_KEY" in response.json()["error"]
     assert len(fake_openai.requests) == 1  # 401 is not retried
 
@@ -99,7 +100,9 @@ def test_unreachable_server_is_503(post_json, settings, closed_port: int) -> Non
     settings.PROVIDER_MAX_RETRIES = 0
     response = post_json("/embeddings/generate", {"text": "x"})
     assert response.status_code == 503
-    assert response.json()["error"].startswith("OpenAI-compatible server embeddings are unreachable")
+    error = response.json()["error"]
+    assert error.startswith("OpenAI-compatible server could not be reached")
+    assert "OPENAI_BASE_URL" in error
 
 
 def test_compatible_server_model_from_configuration(api, post_json, fake_openai: FakeOpenAI, settings) -> None:

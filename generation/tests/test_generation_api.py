@@ -92,10 +92,10 @@ def test_generation_without_provider_is_503(post_json) -> None:
     assert streamed.status_code == 503  # errors before the stream starts stay plain JSON
 
 
-def test_provider_error_is_relayed_with_status(post_json, openai_fake) -> None:
+def test_provider_rejecting_the_input_is_a_400(post_json, openai_fake) -> None:
     openai_fake.fail_next(400, "This model's maximum context length is 4097 tokens", times=1)
     response = post_json("/generation/text", {"prompt": "hi"})
-    assert response.status_code == 502
+    assert response.status_code == 400
     assert "maximum context length" in response.json()["error"]
 
 

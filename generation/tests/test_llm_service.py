@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlservice.api.exceptions import ServiceUnavailable, UpstreamError
+from mlservice.api.exceptions import BadRequest, ServiceUnavailable, UpstreamError
 from services import llm_service
 
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}]
@@ -76,24 +76,24 @@ def test_server_errors_are_retried_with_backoff(openai_fake) -> None:
 @pytest.mark.parametrize(
     ("status", "error", "words"),
     [
-        (500, UpstreamError, ["OpenAI answered with an error (500)", "kaput"]),
-        (400, UpstreamError, ["(400)", "kaput"]),
+        (500, UpstreamError, ["OpenAI generation failed (500)", "kaput"]),
+        (400, BadRequest, ["rejected the generation request (400)", "kaput"]),
         (429, ServiceUnavailable, ["rate limiting", "429"]),
         (401, ServiceUnavailable, ["rejected the credentials", "OPENAI_API_KEY"]),
     ],
 )
-def test_openai_errors_map_to_502_and_503(openai_fake, status, error, words) -> None:
+def test_openai_errors_map_to_400_502_and_503(openai_fake, status, error, words) -> None:
     openai_fake.fail_next(status, "kaput", times=3)
     with pytest.raises(error) as caught:
         llm_service.get_instance().chat(HELLO)
     assert all(word in caught.value.message for word in words)
-    assert caught.value.status_code == (502 if error is UpstreamError else 503)
+    assert caught.value.status_code == {UpstreamError: 502, ServiceUnavailable: 503, BadRequest: 400}[error]
 
 
-def test_unreachable_server_is_a_502_naming_the_url_setting(openai_fake, settings) -> None:
+def test_unreachable_server_is_a_503_naming_the_url_setting(openai_fake, settings) -> None:
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
     settings.PROVIDER_MAX_RETRIES = 0
-    with pytest.raises(UpstreamError) as caught:
+    with pytest.raises(ServiceUnavailable) as caught:
         llm_service.get_instance().chat(HELLO)
     assert "OPENAI_BASE_URL" in caught.value.message
 

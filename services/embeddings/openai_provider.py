@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mlservice.api.exceptions import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
+from mlservice.api.exceptions import UpstreamError
+from services.provider_errors import map_provider_error
 
 from .base import Encoded, ModelInfo, l2_normalise
 
@@ -83,13 +84,9 @@ class OpenAIProvider:
             params["dimensions"] = dimensions
         try:
             response = self.client.embeddings.create(**params)
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc, model) from exc
-        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-            where = self.base_url or "api.openai.com"
-            logger.warning("%s unreachable at %s: %s", self.label, where, exc)
-            raise ServiceUnavailable(
-                f"{self.label} embeddings are unreachable ({where}): {exc}. Check OPENAI_BASE_URL and the network."
+        except openai.OpenAIError as exc:
+            raise map_provider_error(
+                exc, self.label, f"embedding ({model})", "OPENAI_API_KEY", "OPENAI_BASE_URL"
             ) from exc
         data = sorted(response.data, key=lambda item: item.index)
         if len(data) != len(texts):
@@ -99,27 +96,6 @@ class OpenAIProvider:
             raise UpstreamError(f"No embedding returned from {self.label}")
         usage = getattr(response, "usage", None)
         return vectors, int(getattr(usage, "prompt_tokens", 0) or 0)
-
-    def _status_error(self, exc: Any, model: str) -> ServiceError:
-        status = exc.status_code
-        detail = _provider_message(exc)
-        logger.warning("%s embeddings error %s for model %s: %s", self.label, status, model, detail)
-        if status in (400, 422):
-            return BadRequest(f"{self.label} rejected the embedding request for {model}: {detail}")
-        if status in (401, 403):
-            return UpstreamError(f"{self.label} refused the credentials ({status}): {detail}. Check OPENAI_API_KEY.")
-        return UpstreamError(f"{self.label} embeddings request failed ({status}): {detail}")
-
-
-def _provider_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-        if isinstance(inner, str):
-            return inner[:300]
-    return (getattr(exc, "message", None) or str(exc) or type(exc).__name__)[:300]
 
 
 def _spread(total: int, texts: list[str]) -> list[int]:

@@ -11,8 +11,9 @@ from typing import Any
 
 import anthropic
 
+from services.provider_errors import map_provider_error
+
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
-from .errors import map_provider_error
 
 _JSON_INSTRUCTION = "Answer with one JSON object only, with no prose and no code fences."
 
@@ -90,4 +91,4 @@ class AnthropicChatProvider:
 
 
 def _error(exc: Exception):  # type: ignore[no-untyped-def]
-    return map_provider_error(exc, "Anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+    return map_provider_error(exc, "Anthropic", "generation", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")

@@ -12,8 +12,9 @@ from typing import Any
 
 import openai
 
+from services.provider_errors import map_provider_error
+
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
-from .errors import map_provider_error
 
 # Reasoning models (o1, o3, o4-mini, gpt-5...) reject `max_tokens` and any temperature but 1.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
@@ -101,4 +102,4 @@ class OpenAIChatProvider:
         }
 
     def _error(self, exc: Exception):  # type: ignore[no-untyped-def]
-        return map_provider_error(exc, self.name, self.key_setting, self.url_setting)
+        return map_provider_error(exc, self.name, "generation", self.key_setting, self.url_setting)

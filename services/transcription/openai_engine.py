@@ -15,7 +15,8 @@ import numpy as np
 import openai
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceError, ServiceUnavailable, UpstreamError
+from mlservice.api.exceptions import ServiceUnavailable, UpstreamError
+from services.provider_errors import map_provider_error
 
 from . import audio
 from .types import Segment, Transcript, TranscriptionOptions, Word, language_code
@@ -98,7 +99,7 @@ class OpenAIWhisperEngine:
         try:
             response = self._client.audio.transcriptions.create(**params)
         except openai.OpenAIError as exc:
-            raise map_openai_error(exc) from exc
+            raise map_provider_error(exc, "OpenAI", "transcription", "OPENAI_API_KEY", "OPENAI_BASE_URL") from exc
         return _transcript(response, model, options, duration, verbose)
 
 
@@ -127,31 +128,3 @@ def _segment(raw: Any, words: list[Word]) -> Segment:
     # OpenAI lists words separately; give each segment the words whose midpoint falls inside it.
     inside = tuple(w for w in words if start <= (w.start + w.end) / 2 < end)
     return Segment(start, end, raw.text.strip(), inside, raw.avg_logprob, raw.no_speech_prob)
-
-
-def map_openai_error(exc: Exception) -> ServiceError:
-    status = getattr(exc, "status_code", None)
-    detail = _short_message(exc)
-    if status in (401, 403):
-        error: ServiceError = ServiceUnavailable(f"OpenAI rejected the credentials ({status}): {detail}")
-    elif status == 429:
-        error = ServiceUnavailable(f"OpenAI is rate limiting transcription requests (429): {detail}")
-    elif status is not None:
-        error = UpstreamError(f"OpenAI transcription failed ({status}): {detail}")
-    elif isinstance(exc, openai.APITimeoutError):
-        error = UpstreamError(f"OpenAI did not answer in time: {detail}")
-    elif isinstance(exc, openai.APIConnectionError):
-        error = ServiceUnavailable(f"OpenAI could not be reached: {detail}")
-    else:
-        error = UpstreamError(f"OpenAI transcription failed: {detail}")
-    logger.warning("OpenAI transcription error: %s", error.message)
-    return error
-
-
-def _short_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-    return (str(exc) or type(exc).__name__)[:300]

@@ -91,10 +91,10 @@ def test_health_with_a_key(api, fake_openai):
         ("401", 503, "OpenAI rejected the credentials (401): fake failure 401"),
         ("429", 503, "OpenAI is rate limiting transcription requests (429)"),
         ("500", 502, "OpenAI transcription failed (500): fake failure 500"),
-        ("400", 502, "OpenAI transcription failed (400)"),
+        ("400", 400, "OpenAI rejected the transcription request (400)"),
     ],
 )
-def test_provider_errors_map_to_502_and_503(api, fake_openai, librispeech, mode, status, prefix):
+def test_provider_errors_map_to_400_502_and_503(api, fake_openai, librispeech, mode, status, prefix):
     fake_openai.mode = mode
     response = _upload(api, librispeech[2])
     assert response.status_code == status
