@@ -1,7 +1,8 @@
 """A cache that fails open: when Redis is stopped or hung, callers get a miss, never an error.
 
-After a failure the circuit stays open for a few seconds, so a hung Redis costs one socket
-timeout per process per interval instead of one per request.
+After a failure the circuit stays open for a while (``open_seconds``), so a hung Redis costs one
+socket timeout per process per interval instead of one per request. Used by the throttles and the
+embedding vector cache.
 """
 
 from __future__ import annotations
@@ -9,18 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
 logger = logging.getLogger("mlservice.cache")
 
-_MISSING = object()
-
 
 class GuardedCache:
-    def __init__(self, open_seconds: float = 5.0) -> None:
-        self.open_seconds = open_seconds
+    def __init__(self, alias: str = "default", open_seconds: float | Callable[[], float] = 5.0,
+                 label: str = "Cache") -> None:  # fmt: skip
+        self.alias = alias
+        self.label = label
+        self._open_seconds = open_seconds
         self._open_until = 0.0
         self._lock = threading.Lock()
         self.failures = 0
@@ -29,35 +33,38 @@ class GuardedCache:
     def available(self) -> bool:
         return time.monotonic() >= self._open_until
 
+    def reset(self) -> None:
+        self._open_until = 0.0
+
     def _call(self, default: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         if not self.available:
             return default
         try:
-            return getattr(cache, method)(*args, **kwargs)
+            return getattr(caches[self.alias], method)(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any backend error means "no cache"
-            self._trip(exc)
+            self._trip(method, exc)
             return default
 
-    def _trip(self, exc: Exception) -> None:
+    def _trip(self, method: str, exc: Exception) -> None:
+        pause = self._open_seconds() if callable(self._open_seconds) else self._open_seconds
         with self._lock:
             was_closed = self.available
             self.failures += 1
-            self._open_until = time.monotonic() + self.open_seconds
+            self._open_until = time.monotonic() + pause
         if was_closed:
-            logger.warning(
-                "Cache unavailable (%s: %s); serving without it for %.0fs", type(exc).__name__, exc, self.open_seconds
-            )
+            logger.warning("%s %s failed (%s: %s); carrying on without it for %ss", self.label, method,
+                           type(exc).__name__, exc, pause)  # fmt: skip
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._call(default, "get", key, default)
 
-    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+    def set(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> None:
         self._call(None, "set", key, value, timeout)
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         return self._call({}, "get_many", keys)
 
-    def set_many(self, mapping: dict[str, Any], timeout: float | None = None) -> None:
+    def set_many(self, mapping: dict[str, Any], timeout: Any = DEFAULT_TIMEOUT) -> None:
         self._call(None, "set_many", mapping, timeout)
 
     def delete(self, key: str) -> None:

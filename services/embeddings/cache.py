@@ -2,28 +2,29 @@
 
 Key: ``emb:v1:<provider namespace>:<model>:<dimensions>:<sha256(text)>``; value: the float32
 bytes plus the text's token count (so usage stays right on hits). Lookups and stores are one
-``get_many``/``set_many`` per request. Any cache error is logged and the request carries on
-uncached; after a failure the cache is skipped for ``retry_after`` seconds so a stopped Redis
-costs one socket timeout, not one per request.
+``get_many``/``set_many`` per request. Failures are handled by ``GuardedCache``: logged, the
+request carries on uncached, and the cache is skipped for ``EMBEDDING_CACHE_RETRY_SECONDS`` so a
+stopped Redis costs one socket timeout, not one per request.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
-import time
 
 import numpy as np
-from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
-logger = logging.getLogger("mlservice.embeddings")
+from mlservice.api.cache import GuardedCache
 
 
 class VectorCache:
     def __init__(self) -> None:
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        self._guards: dict[str, GuardedCache] = {}
+
+    def _guard(self, alias: str) -> GuardedCache:
+        if alias not in self._guards:
+            self._guards[alias] = GuardedCache(alias, open_seconds=_retry_seconds, label="Embedding cache")
+        return self._guards[alias]
 
     @staticmethod
     def key(namespace: str, model: str, dimensions: int | None, text: str) -> str:
@@ -31,53 +32,32 @@ class VectorCache:
         return f"emb:v1:{namespace}:{model}:{dimensions or 0}:{digest}"
 
     def get_many(self, alias: str, keys: list[str]) -> dict[str, tuple[np.ndarray, int]]:
-        if not keys or self._skipping():
-            return {}
-        try:
-            raw = caches[alias].get_many(keys)
-        except Exception as exc:  # noqa: BLE001 - any backend failure means "no cache"
-            self._failed("read", exc)
+        if not keys:
             return {}
         found: dict[str, tuple[np.ndarray, int]] = {}
-        for key, value in raw.items():
+        for key, value in self._guard(alias).get_many(keys).items():
             decoded = _decode(value)
             if decoded is not None:
                 found[key] = decoded
         return found
 
     def set_many(self, alias: str, items: dict[str, tuple[np.ndarray, int]], timeout: int | None) -> None:
-        if not items or self._skipping():
+        if not items:
             return
         payload = {
             key: (tokens, np.asarray(vector, dtype=np.float32).tobytes()) for key, (vector, tokens) in items.items()
         }
-        try:
-            if timeout:
-                caches[alias].set_many(payload, timeout=timeout)
-            else:
-                caches[alias].set_many(payload)
-        except Exception as exc:  # noqa: BLE001
-            self._failed("write", exc)
+        self._guard(alias).set_many(payload, timeout or DEFAULT_TIMEOUT)
 
     def reset(self) -> None:
-        self._down_until = 0.0
+        for guard in self._guards.values():
+            guard.reset()
 
-    def _skipping(self) -> bool:
-        return time.monotonic() < self._down_until
 
-    def _failed(self, operation: str, exc: Exception) -> None:
-        from django.conf import settings
+def _retry_seconds() -> float:
+    from django.conf import settings
 
-        pause = settings.EMBEDDING_CACHE_RETRY_SECONDS
-        with self._lock:
-            self._down_until = time.monotonic() + pause
-        logger.warning(
-            "Embedding cache %s failed (%s: %s); embedding without cache for %ss",
-            operation,
-            type(exc).__name__,
-            exc,
-            pause,
-        )
+    return settings.EMBEDDING_CACHE_RETRY_SECONDS
 
 
 def _decode(value: object) -> tuple[np.ndarray, int] | None:
