@@ -337,6 +337,10 @@ class _BackgroundWriter:
                 self._last_error_log = now
                 logger.warning("Request log: dropped %d records, database write failed: %s", len(batch), exc)
             close_old_connections()
+        if self._queue.empty():
+            # Idle: give the connection back (the writer is a long-lived thread, so Django's
+            # per-request connection cleanup never runs for it); busy periods keep it open.
+            connection.close()
 
 
 _writer_instance: _BackgroundWriter | None = None
