@@ -23,10 +23,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only-not-secret-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
-    python manage.py collectstatic --noinput -v0
+# Build the ONNX embedding model into the image so the first request does not pay for the export.
+RUN export DJANGO_SECRET_KEY=build-only-not-secret-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
+    && python manage.py collectstatic --noinput -v0 \
+    && python manage.py prepare_embedding_model
 
-RUN useradd --system --uid 10001 --home /app mlservice && mkdir -p /data && chown mlservice /data
+RUN useradd --system --uid 10001 --home /app mlservice && mkdir -p /data && chown -R mlservice /data
 USER mlservice
 VOLUME ["/data"]
 EXPOSE 8001
