@@ -2,6 +2,8 @@
 ``documentId`` on /rag/index, ``mode`` and ``metadataFilter`` on search/query, ``minScore`` on
 query, and the batch endpoint."""
 
+from collections import Counter
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -15,6 +17,29 @@ from mlservice.api.fields import (
 )
 from mlservice.api.serializers import ContractSerializer
 from services.rag_service import MODES
+
+MAX_FILTER_VALUES = 100
+
+
+class MetadataFilterField(StrictDictField):
+    """``{"key": value}`` or ``{"key": [values]}``: values every backend can match exactly
+    (Qdrant matches only strings, integers and booleans; a nested object binds nowhere)."""
+
+    default_error_messages = {
+        **StrictDictField.default_error_messages,
+        "bad_value": "values must be strings, integers, booleans or non-empty lists of them",
+        "too_many": f"a filter may list at most {MAX_FILTER_VALUES} values per key",
+    }
+
+    def to_internal_value(self, data: object) -> dict:
+        filters = super().to_internal_value(data)
+        for wanted in filters.values():
+            values = wanted if isinstance(wanted, list) else [wanted]
+            if not values or not all(isinstance(value, str | int | bool) for value in values):
+                self.fail("bad_value")
+            if len(values) > MAX_FILTER_VALUES:
+                self.fail("too_many")
+        return filters
 
 
 class IndexDocumentSerializer(ContractSerializer):
@@ -32,6 +57,13 @@ class IndexRequestSerializer(IndexDocumentSerializer):
 class BatchIndexRequestSerializer(ContractSerializer):
     documents = IndexDocumentSerializer(many=True, allow_empty=False, max_length=settings.RAG_MAX_BATCH_DOCUMENTS)
     collection = StrictCharField(required=False, default="default")
+
+    def validate(self, attrs: dict) -> dict:
+        counts = Counter(document["document_id"] for document in attrs["documents"] if "document_id" in document)
+        repeated = sorted(document_id for document_id, count in counts.items() if count > 1)
+        if repeated:
+            raise serializers.ValidationError({"documents": [f"documentId {repeated[0]!r} appears more than once"]})
+        return attrs
 
 
 class IndexProjectDocumentRequestSerializer(ContractSerializer):
@@ -55,7 +87,7 @@ class SearchRequestSerializer(ContractSerializer):
     limit = StrictNumberField(required=False, default=5, min_value=1, max_value=100)
     min_score = StrictNumberField(required=False, default=0.5, min_value=0, max_value=1)
     source_types = StringListField(required=False, default=list)
-    metadata_filter = StrictDictField(required=False, default=dict, help_text="key: value or [values]")
+    metadata_filter = MetadataFilterField(required=False, default=dict, help_text="key: value or [values]")
     mode = StrictChoiceField(list(MODES), required=False, default="hybrid")
 
 

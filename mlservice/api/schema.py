@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 _DOC_PATHS = ("/api/v1/schema", "/api/v1/docs", "/api/v1/redoc")
 
@@ -17,6 +21,20 @@ def only_versioned_paths(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> lis
         for ep in endpoints
         if (ep[0].startswith("/api/v1/") and not ep[0].startswith(_DOC_PATHS)) or ep[0].startswith("/v1/")
     ]
+
+
+class ContractSerializerExtension(OpenApiSerializerExtension):
+    """Request bodies reject unknown keys (contract 2.3): say so with ``additionalProperties: false``,
+    so clients and fuzzers generate bodies the API accepts."""
+
+    target_class = "mlservice.api.serializers.ContractSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
 
 
 class StrictNumberFieldExtension(OpenApiSerializerFieldExtension):

@@ -189,6 +189,16 @@ def test_query_on_empty_collection_says_so(post_json) -> None:
         ),
         ("/rag/index-project-document", {"documentId": "d"}, "projectId must be a string"),
         ("/rag/index/batch", {"documents": []}, "documents"),
+        (
+            "/rag/index/batch",
+            {"documents": [{"content": "a", "source": "s", "documentId": "d"}] * 2},
+            "documentId 'd' appears more than once",
+        ),
+        ("/rag/search", {"query": "x", "metadataFilter": {"lang": {}}}, "metadataFilter values must be strings"),
+        ("/rag/search", {"query": "x", "metadataFilter": {"lang": []}}, "metadataFilter values must be strings"),
+        ("/rag/search", {"query": "x", "metadataFilter": {"n": 1.5}}, "metadataFilter values must be strings"),
+        ("/rag/search", {"query": "x", "metadataFilter": {"n": [1, None]}}, "metadataFilter values must be strings"),
+        ("/rag/search", {"query": "x", "metadataFilter": {"n": list(range(101))}}, "at most 100 values"),
     ],
 )
 def test_bad_bodies_get_contract_400(post_json, path: str, body: dict, message: str) -> None:
