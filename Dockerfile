@@ -13,28 +13,27 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8001
 
 WORKDIR /app
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# build-essential is only needed for packages that compile (llama-cpp-python); removed afterwards.
+# Every requirement ships a wheel for this platform, so no compiler is needed; the extra index
+# gives the CPU build of torch (the CUDA build is several GB).
 COPY requirements/ requirements/
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt \
-    && apt-get purge -y build-essential && apt-get autoremove -y \
-    && rm -rf /var/lib/apt/lists/*
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt
 
 COPY . .
 # Build the ONNX embedding model into the image so the first request does not pay for the export.
-RUN export DJANGO_SECRET_KEY=build-only-not-secret-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
+RUN DJANGO_SECRET_KEY="build-only-not-secret-$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" \
+    && export DJANGO_SECRET_KEY \
     && python manage.py collectstatic --noinput -v0 \
     && python manage.py prepare_embedding_model
 
 RUN useradd --system --uid 10001 --home /app mlservice && mkdir -p /data && chown -R mlservice /data
-USER mlservice
+USER 10001
 VOLUME ["/data"]
 EXPOSE 8001
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8001\")}/health', timeout=4)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8001') + '/health', timeout=4)"]
 
 # Migrations run in the entrypoint so a fresh volume works; granian serves WSGI (see README).
 CMD ["sh", "-c", "rm -rf /data/prometheus && python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]
