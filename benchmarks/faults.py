@@ -165,13 +165,19 @@ def postgres_scenario(env: dict[str, str]) -> None:
 
 def kill_scenario(env: dict[str, str]) -> None:
     print("kill: SIGKILL the service while it indexes a large document")
-    big = dict(DOC, document_id="doc-big", content="Sentence about vector search and password resets. " * 4000)
+    # Distinct sentences: repeated chunks would be embedded once and the request would finish
+    # before the kill, proving nothing.
+    content = " ".join(f"Sentence {i} about vector search and password resets." for i in range(4000))
+    big = dict(DOC, document_id="doc-big", content=content)
+    outcome: list[int] = []
     with server(env) as (base, process):
-        thread = threading.Thread(target=lambda: _quiet_post(f"{base}/rag/index-project-document", big))
+        url = f"{base}/rag/index-project-document"
+        thread = threading.Thread(target=lambda: outcome.append(_quiet_post(url, big)))
         thread.start()
         time.sleep(2.0)
         os.killpg(process.pid, signal.SIGKILL)
         thread.join()
+    check("the index request was cut off by the kill", outcome == [0], f"status {outcome}")
     with server(env) as (base, _):
         client = httpx.Client(base_url=base, timeout=300)
         search = client.post("/rag/search", json=dict(QUERY, limit=100, minScore=0.0)).json()
@@ -181,9 +187,12 @@ def kill_scenario(env: dict[str, str]) -> None:
         check("re-indexing after the kill works", again.status_code == 201, again.text[:160])
 
 
-def _quiet_post(url: str, body: dict) -> None:
-    with contextlib.suppress(httpx.HTTPError):
-        httpx.post(url, json=body, timeout=600)
+def _quiet_post(url: str, body: dict) -> int:
+    """The answer's status, or 0 when the connection broke."""
+    try:
+        return httpx.post(url, json=body, timeout=600).status_code
+    except httpx.HTTPError:
+        return 0
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ def main() -> int:
     parser.add_argument("--max-examples", type=int, default=120, help="examples per operation")
     parser.add_argument("--max-time", type=int, default=1200, help="seconds for the whole run")
     parser.add_argument("--workers", default="2")
+    parser.add_argument("--seed", type=int, help="fixed seed (CI), so a run can be replayed; default random")
     parser.add_argument("--exclude-path-regex", default="", help="skip operations (e.g. slow model endpoints)")
     args = parser.parse_args()
 
@@ -66,6 +67,8 @@ def main() -> int:
                 str(report),
                 "--no-shrink",
             ]
+            if args.seed is not None:
+                command += ["--seed", str(args.seed)]
             if args.exclude_path_regex:
                 command += ["--exclude-path-regex", args.exclude_path_regex]
             print(f"{operations} operations; running: {' '.join(command[2:])}", flush=True)
