@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -221,17 +222,23 @@ class EmbeddingService:
 
     def _local(self) -> LocalProvider:
         threads = settings.EMBEDDING_THREADS or auto_threads()
+        lanes = settings.EMBEDDING_REQUEST_LANES or os.cpu_count() or 1
         key = (
             "local",
             settings.EMBEDDING_LOCAL_BACKEND,
             str(settings.EMBEDDING_MODELS_DIR),
             threads,
             settings.EMBEDDING_BATCH_SIZE,
+            lanes,
         )
         return self._provider(
             key,
             lambda: LocalProvider(
-                settings.EMBEDDING_LOCAL_BACKEND, settings.EMBEDDING_MODELS_DIR, threads, settings.EMBEDDING_BATCH_SIZE
+                settings.EMBEDDING_LOCAL_BACKEND,
+                settings.EMBEDDING_MODELS_DIR,
+                threads,
+                settings.EMBEDDING_BATCH_SIZE,
+                lanes,
             ),
         )
 

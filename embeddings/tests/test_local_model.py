@@ -154,6 +154,18 @@ def test_a_text_gets_the_same_vector_alone_and_in_any_batch(embedder, settings) 
     assert float(alone @ in_batch) > 0.99999
 
 
+def test_request_lanes_give_the_same_vectors_as_one_lane(embedder, settings) -> None:
+    """Per-text runs spread over threads: same vectors, same order, as one thread doing them all."""
+    settings.EMBEDDING_CACHE_ENABLED = False
+    settings.EMBEDDING_REQUEST_LANES = 1
+    one_lane = embedder.embed(SENTENCES).vectors
+    settings.EMBEDDING_REQUEST_LANES = 3
+    encoder = embedder._local().encoder()
+    assert encoder.lanes == 3
+    three_lanes = embedder.embed(SENTENCES).vectors
+    np.testing.assert_array_equal(one_lane, three_lanes)
+
+
 def test_float32_onnx_backend_matches_the_reference(embedder, settings, reference_vectors: np.ndarray) -> None:
     """The fused float32 export, with length-sorted, dynamically padded sub-batches."""
     settings.EMBEDDING_LOCAL_BACKEND = "onnx"

