@@ -220,6 +220,8 @@ RAG_VECTOR_STORE = env_str("RAG_VECTOR_STORE", "auto")
 if RAG_VECTOR_STORE not in ("auto", "embedded", "pgvector", "qdrant"):
     raise ValueError(f"RAG_VECTOR_STORE must be auto, embedded, pgvector or qdrant, not {RAG_VECTOR_STORE!r}")
 RAG_EMBEDDED_PATH = Path(env_str("RAG_EMBEDDED_PATH", str(DATA_DIR / "rag" / "vectors.sqlite3")))
+# Threads that share one dense scan of a large embedded collection; 0 = the machine's cores.
+RAG_EMBEDDED_SCAN_THREADS = env_int("RAG_EMBEDDED_SCAN_THREADS", 0, min_value=0, max_value=64)
 # Namespace of our collections inside a shared store (the TS service's "synthstack_").
 RAG_COLLECTION_PREFIX = env_str("RAG_COLLECTION_PREFIX", "synthstack_")
 RAG_MAX_CONTENT_CHARS = env_int("RAG_MAX_CONTENT_CHARS", 2_000_000, min_value=1000)

@@ -242,3 +242,32 @@ def test_lexical_survives_operator_characters_and_stop_words(rag: RagService, qu
         assert hits == []  # only FTS5 folds diacritics; the others must simply not fail
     else:
         assert hits[0].source == "paris.txt"
+
+
+def test_embedded_scan_split_between_threads_gives_the_same_results(tmp_path, monkeypatch) -> None:
+    """Row blocks scored by several threads: the same scores (to float rounding: BLAS kernels may
+    sum a block's tail in another order), so the same hits in the same order, as one thread
+    scoring the whole matrix (filters included)."""
+    from services.vectorstores import embedded
+
+    monkeypatch.setattr(embedded, "PARALLEL_SCAN_MIN_ROWS", 4)
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(embedded._scan(vectors, vectors[0], 3), vectors @ vectors[0], atol=1e-6)
+
+    split = embedded.EmbeddedStore(tmp_path / "v.sqlite3", scan_threads=3)
+    single = embedded.EmbeddedStore(tmp_path / "v.sqlite3", scan_threads=1)
+    split.upsert(
+        "c",
+        [
+            ChunkRecord(f"00000000-0000-4000-8000-{i:012d}", f"d{i}", f"text {i}", f"s{i}", "ab"[i % 2], {}, v)
+            for i, v in enumerate(vectors)
+        ],
+        [],
+    )
+    for filters in (SearchFilter(), SearchFilter(source_types=("b",))):
+        expected = single.dense_search("c", vectors[3], 7, filters)
+        found = split.dense_search("c", vectors[3], 7, filters)
+        assert [h.source for h in found] == [h.source for h in expected] and len(found) == 7
+        assert [h.cosine for h in found] == pytest.approx([h.cosine for h in expected], abs=1e-6)

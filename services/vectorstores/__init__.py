@@ -36,4 +36,4 @@ def get_store() -> VectorStore:
         return PgVectorStore()
     from .embedded import EmbeddedStore
 
-    return EmbeddedStore(settings.RAG_EMBEDDED_PATH)
+    return EmbeddedStore(settings.RAG_EMBEDDED_PATH, settings.RAG_EMBEDDED_SCAN_THREADS)
