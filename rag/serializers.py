@@ -2,8 +2,6 @@
 ``documentId`` on /rag/index, ``mode`` and ``metadataFilter`` on search/query, ``minScore`` on
 query, and the batch endpoint."""
 
-from collections import Counter
-
 from django.conf import settings
 from rest_framework import serializers
 
@@ -57,13 +55,6 @@ class IndexRequestSerializer(IndexDocumentSerializer):
 class BatchIndexRequestSerializer(ContractSerializer):
     documents = IndexDocumentSerializer(many=True, allow_empty=False, max_length=settings.RAG_MAX_BATCH_DOCUMENTS)
     collection = StrictCharField(required=False, default="default")
-
-    def validate(self, attrs: dict) -> dict:
-        counts = Counter(document["document_id"] for document in attrs["documents"] if "document_id" in document)
-        repeated = sorted(document_id for document_id, count in counts.items() if count > 1)
-        if repeated:
-            raise serializers.ValidationError({"documents": [f"documentId {repeated[0]!r} appears more than once"]})
-        return attrs
 
 
 class IndexProjectDocumentRequestSerializer(ContractSerializer):

@@ -20,6 +20,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,7 @@ class RagService:
         for document in documents:
             _check_content(document.content)
             _check_metadata(document.metadata)
+        _check_unique_ids(documents)
         ids = [document.document_id or str(uuid.uuid4()) for document in documents]
         vectors = self._embed([document.content for document in documents])
         records = [
@@ -392,6 +394,15 @@ def _check_content(content: str) -> None:
         raise BadRequest("content should not be empty")
     if len(content) > settings.RAG_MAX_CONTENT_CHARS:
         raise PayloadTooLarge(f"content is longer than {settings.RAG_MAX_CONTENT_CHARS} characters")
+
+
+def _check_unique_ids(documents: Sequence[DocumentInput]) -> None:
+    """Two documents with one id in one write would collide on every backend but Qdrant, where the
+    last would silently win: refuse the request instead (HTTP batches and index_documents alike)."""
+    counts = Counter(document.document_id for document in documents if document.document_id)
+    repeated = sorted(document_id for document_id, count in counts.items() if count > 1)
+    if repeated:
+        raise BadRequest(f"documentId {repeated[0]!r} appears more than once")
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:
