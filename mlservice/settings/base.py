@@ -183,6 +183,32 @@ PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 2, min_value=0, max_value
 # Load local models at process start so the first request does not pay for it.
 WARM_MODELS_ON_START = env_bool("WARM_MODELS_ON_START", True)
 
+# --- Serving model (issue 10; services/model_gate.py, README "Production")
+# Local model work runs behind a gate per model: `concurrency` runs at once per worker process and
+# at most `queue` more waiting; anything beyond is refused at once with 503 + Retry-After (TEI's
+# --max-concurrent-requests, Ollama's OLLAMA_MAX_QUEUE). Slow upstream calls (OpenAI, Anthropic)
+# hold no gate: they wait on a server thread, and there are many (SERVER_THREADS).
+MODEL_GATES = {
+    "local-embeddings": {
+        "concurrency": env_int("EMBEDDING_MAX_CONCURRENT", 1, min_value=1, max_value=64),
+        "queue": env_int("EMBEDDING_MAX_QUEUE", 32, min_value=0, max_value=10_000),
+    },
+    "local-whisper": {
+        "concurrency": env_int("TRANSCRIPTION_MAX_CONCURRENT", 1, min_value=1, max_value=64),
+        "queue": env_int("TRANSCRIPTION_MAX_QUEUE", 4, min_value=0, max_value=10_000),
+    },
+    "local-llm": {
+        "concurrency": env_int("LOCAL_LLM_MAX_CONCURRENT", 1, min_value=1, max_value=64),
+        "queue": env_int("LOCAL_LLM_MAX_QUEUE", 16, min_value=0, max_value=10_000),
+    },
+}
+# Longest wait for a model slot before the request is refused (503 + Retry-After of about this).
+MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 10.0, min_value=0.1, max_value=600.0)
+# Local embeddings: concurrent requests are gathered into one model call for this long (dynamic
+# batching, as Infinity and TEI do); 0 turns it off. At most EMBEDDING_BATCH_MAX_TEXTS per call.
+EMBEDDING_BATCH_WINDOW_MS = env_float("EMBEDDING_BATCH_WINDOW_MS", 2.0, min_value=0.0, max_value=1000.0)
+EMBEDDING_BATCH_MAX_TEXTS = env_int("EMBEDDING_BATCH_MAX_TEXTS", 64, min_value=1, max_value=4096)
+
 # --- Embeddings (issue 3)
 # Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.994 mean cosine to sentence-transformers),
 # onnx (fused float32, identical vectors) or torch (sentence-transformers itself).
