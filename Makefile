@@ -41,9 +41,10 @@ serve:
 		mlservice.wsgi:application
 
 ## Install and run lint + the whole test suite with coverage on embedded defaults (SQLite, local memory cache).
+## Coverage is on by default (pytest.ini, .coveragerc).
 test: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/pytest --cov --cov-report=term:skip-covered -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## The same suite against the machine's PostgreSQL and Redis (.ci/run starts them).
 test-services: install-dev
