@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import caches
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from services import auth_service
 
-from .cache import guarded_cache
+from .cache import GuardedCache
+from .exceptions import ServiceUnavailable
+
+logger = logging.getLogger("mlservice.auth")
+
+# Throttle counters live in their own cache alias, shared by the worker processes: Redis when
+# REDIS_URL is set, else one SQLite file per machine (settings.base, mlservice/api/sqlite_cache.py).
+THROTTLE_CACHE_ALIAS = "throttle"
+throttle_cache = GuardedCache(THROTTLE_CACHE_ALIAS, label="Throttle cache")
+
+
+class KeysUnavailableError(ServiceUnavailable):
+    """503 with Retry-After (the contract handler reads ``wait``) while no key list is loaded."""
+
+    def __init__(self, error: auth_service.KeysUnavailable) -> None:
+        super().__init__(str(error))
+        self.wait = error.retry_after
+
+
+def _auth_enabled() -> bool:
+    try:
+        return auth_service.get_instance().auth_enabled()
+    except auth_service.KeysUnavailable as exc:
+        raise KeysUnavailableError(exc) from None
 
 
 class ApiKeyUser:
@@ -39,9 +65,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = _presented_key(request)
         # With no keys configured the API is open, and clients that always send a token (the
         # OpenAI SDK does) must not be turned away for it.
-        if raw is None or not auth_service.get_instance().auth_enabled():
+        if raw is None or not _auth_enabled():
             return None
-        key_id = auth_service.get_instance().verify(raw)
+        try:
+            key_id = auth_service.get_instance().verify(raw)
+        except auth_service.KeysUnavailable as exc:
+            raise KeysUnavailableError(exc) from None
         if key_id is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         return ApiKeyUser(key_id), key_id
@@ -58,22 +87,22 @@ class HasApiKeyWhenConfigured(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if isinstance(request.user, ApiKeyUser):
             return True
-        if not auth_service.get_instance().auth_enabled():
+        if not _auth_enabled():
             return True
         raise exceptions.NotAuthenticated(self.message)
 
 
 class _GuardedThrottle(throttling.SimpleRateThrottle):
-    """Counts in the shared cache (Redis in production); if the cache is down, requests go through."""
+    """Counts in the workers' shared throttle cache; if that cache is down, requests go through."""
 
-    cache = guarded_cache
+    cache = throttle_cache
 
     def get_rate(self) -> str | None:
         # Read at request time (DRF reads it once at import), so settings changes apply.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None or not guarded_cache.available:
+        if self.rate is None or not self.cache.available:
             return True
         return super().allow_request(request, view)
 
@@ -92,3 +121,23 @@ class IpRateThrottle(_GuardedThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def throttle_store_is_per_process() -> bool:
+    """True when throttle counters would not be shared by the workers (a local-memory cache)."""
+    backend = caches[THROTTLE_CACHE_ALIAS]
+    return type(backend).__module__.startswith(
+        ("django.core.cache.backends.locmem", "django.core.cache.backends.dummy")
+    )
+
+
+def warn_if_throttles_not_shared() -> None:
+    """Say so at start-up when limits are configured but each worker would count on its own."""
+    rates = {scope: rate for scope, rate in api_settings.DEFAULT_THROTTLE_RATES.items() if rate}
+    login_limits = settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP or settings.ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME
+    if (rates or login_limits) and throttle_store_is_per_process():
+        logger.warning(
+            "Throttle cache %r is local to each worker process: with N workers, rate limits %s and the "
+            "admin login limits admit N times their value. Set REDIS_URL or keep the default SQLite store.",
+            THROTTLE_CACHE_ALIAS, rates or "(none)",
+        )  # fmt: skip

@@ -34,5 +34,5 @@ class Command(BaseCommand):
             )
             if matches.count() != 1:
                 raise CommandError(f"No single key matches {ident!r}")
-            matches.update(revoked=True)
+            matches.revoke()
             self.stdout.write(f"Revoked {ident}")
