@@ -46,7 +46,7 @@ from services.embeddings.cache import VectorCache
 from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS
 from services.embeddings.local import MODEL_ALIASES as LOCAL_ALIASES
 from services.embeddings.local import MODEL_NAME as LOCAL_MODEL_NAME
-from services.embeddings.local import LocalProvider, auto_threads
+from services.embeddings.local import BatchingLimits, LocalProvider, auto_threads
 from services.embeddings.openai_provider import OPENAI_MODEL_IDS, OPENAI_MODELS, OpenAIProvider, supports_dimensions
 
 __all__ = ["LOCAL_MODEL_NAME", "EmbeddingResult", "EmbeddingService", "ModelInfo", "get_instance"]
@@ -223,6 +223,7 @@ class EmbeddingService:
     def _local(self) -> LocalProvider:
         threads = settings.EMBEDDING_THREADS or auto_threads()
         lanes = settings.EMBEDDING_REQUEST_LANES or os.cpu_count() or 1
+        batching = _batching_limits()
         key = (
             "local",
             settings.EMBEDDING_LOCAL_BACKEND,
@@ -230,6 +231,7 @@ class EmbeddingService:
             threads,
             settings.EMBEDDING_BATCH_SIZE,
             lanes,
+            batching,
         )
         return self._provider(
             key,
@@ -239,6 +241,7 @@ class EmbeddingService:
                 threads,
                 settings.EMBEDDING_BATCH_SIZE,
                 lanes,
+                batching,
             ),
         )
 
@@ -275,6 +278,18 @@ class EmbeddingService:
 
     def reset_cache_breaker(self) -> None:
         self._cache.reset()
+
+
+def _batching_limits() -> BatchingLimits | None:
+    """Dynamic batching settings, or None when EMBEDDING_BATCH_WINDOW_MS is 0 (one model run per request)."""
+    if settings.EMBEDDING_BATCH_WINDOW_MS <= 0:
+        return None
+    return BatchingLimits(
+        window_seconds=settings.EMBEDDING_BATCH_WINDOW_MS / 1000,
+        max_texts=settings.EMBEDDING_BATCH_MAX_TEXTS,
+        max_queue=int(settings.MODEL_GATES.get("local-embeddings", {}).get("queue", 32)) or 1,
+        queue_timeout=settings.MODEL_QUEUE_TIMEOUT_SECONDS,
+    )
 
 
 @functools.cache

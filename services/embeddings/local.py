@@ -22,12 +22,16 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from services.model_gate import gate_for
+
 from .base import Encoded, ModelInfo, l2_normalise
+from .batching import DynamicBatcher
 
 logger = logging.getLogger("mlservice.embeddings")
 
@@ -38,6 +42,14 @@ MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model (lo
 BACKENDS = ("onnx-int8", "onnx", "torch")
 # A lane must have a few texts to be worth a thread hand-off.
 MIN_TEXTS_PER_LANE = 2
+
+
+@dataclass(frozen=True)
+class BatchingLimits:
+    window_seconds: float
+    max_texts: int
+    max_queue: int
+    queue_timeout: float
 
 
 class Encoder(Protocol):
@@ -207,12 +219,35 @@ def _load(backend: str, models_dir: Path, threads: int, lanes: int) -> Encoder:
 
 
 class LocalProvider:
-    def __init__(self, backend: str, models_dir: Path, threads: int, batch_size: int, lanes: int = 1) -> None:
+    """The local model behind a bounded queue: dynamic batching (``batching.py``) or, with a zero
+    window, the ``local-embeddings`` gate of ``services.model_gate``."""
+
+    def __init__(
+        self,
+        backend: str,
+        models_dir: Path,
+        threads: int,
+        batch_size: int,
+        lanes: int = 1,
+        batching: BatchingLimits | None = None,
+    ) -> None:
         self.backend = backend
         self.models_dir = models_dir
         self.threads = threads
         self.batch_size = batch_size
         self.lanes = lanes
+        self._batcher = (
+            DynamicBatcher(
+                self._encode_now,
+                name=MODEL_NAME,
+                window_seconds=batching.window_seconds,
+                max_texts=batching.max_texts,
+                max_queue=batching.max_queue,
+                queue_timeout=batching.queue_timeout,
+            )
+            if batching is not None
+            else None
+        )
 
     @property
     def cache_namespace(self) -> str:
@@ -226,6 +261,15 @@ class LocalProvider:
         return loaded_encoder(self.backend, self.models_dir, self.threads, self.lanes) is not None
 
     def encode(self, texts: list[str], model: str, dimensions: int | None) -> Encoded:
+        if self._batcher is not None:
+            return self._batcher.encode(texts)
+        with gate_for("local-embeddings").slot():
+            return self._encode_now(texts)
+
+    def batcher(self) -> DynamicBatcher | None:
+        return self._batcher
+
+    def _encode_now(self, texts: list[str]) -> Encoded:
         return self.encoder().encode(texts, self.batch_size)
 
     def warm(self) -> None:

@@ -1,0 +1,164 @@
+"""Dynamic cross-request batching for a local embedding model (as Infinity and TEI do).
+
+Server threads do not run the model themselves: they queue their texts here and wait. One model
+thread per process takes whatever is queued (after a short window that lets concurrent requests
+arrive, ``EMBEDDING_BATCH_WINDOW_MS``), runs one model call over all of it, and hands each request
+its own rows. Sixteen clients sending one short text each then cost one model call, not sixteen.
+
+Results are the same as unbatched calls: each request's rows come from the same encoder, which
+pads only within length-sorted sub-batches (float backends) or runs one text per call (int8, whose
+dynamic activation scales would otherwise depend on the neighbours); see ``local.py``.
+
+The queue is bounded (``EMBEDDING_MAX_QUEUE`` requests): a request that finds it full, or that is
+still queued after ``MODEL_QUEUE_TIMEOUT_SECONDS``, is refused with 503 + ``Retry-After``
+(``services.model_gate.Overloaded``) instead of waiting without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.model_gate import Overloaded
+
+from .base import Encoded
+
+logger = logging.getLogger("mlservice.embeddings")
+
+
+@dataclass(eq=False)
+class _Pending:
+    texts: list[str]
+    arrived: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Encoded | None = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class BatcherStats:
+    queued_requests: int
+    model_calls: int
+    batched_requests: int
+    refused: int
+
+
+class DynamicBatcher:
+    def __init__(
+        self,
+        encode: Callable[[list[str]], Encoded],
+        *,
+        name: str,
+        window_seconds: float,
+        max_texts: int,
+        max_queue: int,
+        queue_timeout: float,
+    ) -> None:
+        self._encode = encode
+        self.name = name
+        self.window_seconds = window_seconds
+        self.max_texts = max(1, max_texts)
+        self.max_queue = max(1, max_queue)
+        self.queue_timeout = queue_timeout
+        self.retry_after = max(1, round(queue_timeout))
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._model_calls = 0
+        self._batched_requests = 0
+        self._refused = 0
+
+    # --- callers (server threads) ----------------------------------------------------------
+    def encode(self, texts: list[str]) -> Encoded:
+        pending = _Pending(list(texts))
+        with self._cond:
+            if len(self._queue) >= self.max_queue:
+                self._refused += 1
+                raise self._overloaded("queue is full")
+            self._queue.append(pending)
+            self._ensure_thread()
+            self._cond.notify_all()
+        if not pending.done.wait(self.queue_timeout):
+            with self._cond:
+                still_queued = pending in self._queue
+                if still_queued:
+                    self._queue.remove(pending)
+                    self._refused += 1
+            if still_queued:
+                raise self._overloaded(f"not started within {self.queue_timeout:g} s")
+            pending.done.wait()  # already running: its rows come shortly
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def stats(self) -> BatcherStats:
+        with self._cond:
+            return BatcherStats(len(self._queue), self._model_calls, self._batched_requests, self._refused)
+
+    # --- the model thread ------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._serve, name=f"batcher-{self.name}", daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._next_batch()
+            self._run(batch)
+
+    def _next_batch(self) -> list[_Pending]:
+        with self._cond:
+            while not self._queue:
+                self._cond.wait()
+            # Let concurrent requests join, unless there is already a full call's worth of texts.
+            deadline = self._queue[0].arrived + self.window_seconds
+            while self._queued_texts() < self.max_texts:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch = [self._queue.popleft()]
+            size = len(batch[0].texts)
+            while self._queue and size + len(self._queue[0].texts) <= self.max_texts:
+                size += len(self._queue[0].texts)
+                batch.append(self._queue.popleft())
+            self._model_calls += 1
+            self._batched_requests += len(batch)
+            return batch
+
+    def _queued_texts(self) -> int:
+        return sum(len(item.texts) for item in self._queue)
+
+    def _run(self, batch: list[_Pending]) -> None:
+        texts = [text for item in batch for text in item.texts]
+        try:
+            encoded = self._encode(texts)
+        except BaseException as exc:  # every waiting request must hear about it
+            for item in batch:
+                item.error = exc
+                item.done.set()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        start = 0
+        for item in batch:
+            end = start + len(item.texts)
+            item.result = Encoded(
+                vectors=np.ascontiguousarray(encoded.vectors[start:end]), token_counts=encoded.token_counts[start:end]
+            )
+            start = end
+            item.done.set()
+
+    def _overloaded(self, reason: str) -> Overloaded:
+        return Overloaded(
+            f"The {self.name} model is busy ({reason}: at most {self.max_queue} requests queued); "
+            f"retry after {self.retry_after} s",
+            self.retry_after,
+        )
