@@ -51,19 +51,21 @@ class AnalysisService:
             return False
         if backend == "llm":
             return True
-        return llm_service.get_instance().is_available()
+        # The local LLM (issue 15) serves generate; the other analyses keep their fast local methods.
+        return llm_service.get_instance().remote_available()
 
     def methods(self) -> dict[str, str]:
         """What answers each analysis right now (for /health and the docs)."""
         if self.uses_llm():
             model = llm_service.get_instance().default_model() or "unconfigured"
             return dict.fromkeys(("summarize", "sentiment", "keywords", "classify", "generate"), f"llm:{model}")
+        llm = llm_service.get_instance()
         return {
             "summarize": "local:lead-textrank",
             "sentiment": "local:embedding-axis",
             "keywords": "local:singlerank-embedrank",
             "classify": "local:embedding-zero-shot",
-            "generate": "unavailable",
+            "generate": f"llm:{llm.default_model()}" if llm.is_available() else "unavailable",
         }
 
     def warm(self) -> None:

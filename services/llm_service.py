@@ -10,13 +10,14 @@
 Routing by model name (``model`` argument, else ``DEFAULT_LLM_MODEL``, else by which keys exist):
 - ``claude-*``                  -> Anthropic (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``)
 - ``gpt-*``, ``o1``/``o3``..., ``chatgpt-*`` -> OpenAI (``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` if set)
-- anything else                 -> the OpenAI-compatible server at ``OPENAI_BASE_URL`` when set,
-                                   (no local generative model is bundled: the only one installable
-                                   from PyPI, Gemma 3 270M, is the untuned base model).
-A name whose provider is not configured goes to the default provider when
-``LLM_FALLBACK_TO_DEFAULT`` is on (the gateway always sends OpenAI names); the result's ``model``
-names the model that really answered. With nothing configured every call raises
-``ServiceUnavailable`` naming the settings to set; provider failures raise ``UpstreamError``.
+- ``local`` or the ``LOCAL_LLM_MODEL`` name -> the local GGUF model (``services/llm/local_provider.py``)
+- anything else                 -> the OpenAI-compatible server at ``OPENAI_BASE_URL`` when set.
+The default model is ``DEFAULT_LLM_MODEL``, else the configured cloud provider's (an explicit key
+wins), else the local LLM, which needs no key at all. A name whose provider is not configured
+goes to the default provider when ``LLM_FALLBACK_TO_DEFAULT`` is on (the gateway always sends
+OpenAI names); the result's ``model`` names the model that really answered. With nothing
+configured every call raises ``ServiceUnavailable`` naming the settings to set (for the local
+LLM: ``LOCAL_LLM_MODEL`` and the package to install); provider failures raise ``UpstreamError``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.conf import settings
 
 from mlservice.api.exceptions import ServiceUnavailable
 
+from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
 
 __all__ = ["ChatDelta", "ChatResult", "LLMService", "empty_usage", "get_instance"]
@@ -40,8 +42,10 @@ logger = logging.getLogger("mlservice.llm")
 
 NOT_CONFIGURED = (
     "No language model is configured: set OPENAI_API_KEY (OpenAI), ANTHROPIC_API_KEY (Anthropic) or "
-    "OPENAI_BASE_URL (an OpenAI-compatible server such as Ollama or vLLM), and optionally DEFAULT_LLM_MODEL"
+    "OPENAI_BASE_URL (an OpenAI-compatible server such as Ollama or vLLM), and optionally DEFAULT_LLM_MODEL; "
+    "or set LOCAL_LLM_MODEL to a packaged local model or a .gguf file"
 )
+LOCAL_NAMES = {"local"}
 
 _OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage)")
 _ANTHROPIC_MODEL = re.compile(r"^claude")
@@ -49,7 +53,7 @@ _ANTHROPIC_MODEL = re.compile(r"^claude")
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # "openai", "anthropic" or "compatible"
+    kind: str  # "openai", "anthropic", "compatible" or "local"
     model: str
 
 
@@ -67,10 +71,17 @@ class LLMService:
             kinds.append("anthropic")
         if settings.OPENAI_BASE_URL:
             kinds.append("compatible")
+        if local_models.is_installed():
+            kinds.append("local")
         return kinds
 
     def is_available(self) -> bool:
+        """A generative model can answer: a configured provider, or the installed local LLM."""
         return bool(self.configured_kinds())
+
+    def remote_available(self) -> bool:
+        """A cloud or OpenAI-compatible provider is configured (the local LLM does not count)."""
+        return bool(settings.OPENAI_API_KEY or settings.ANTHROPIC_API_KEY or settings.OPENAI_BASE_URL)
 
     def default_model(self) -> str | None:
         if settings.DEFAULT_LLM_MODEL:
@@ -79,6 +90,9 @@ class LLMService:
             return settings.OPENAI_DEFAULT_MODEL
         if settings.ANTHROPIC_API_KEY:
             return settings.ANTHROPIC_DEFAULT_MODEL
+        if local_models.is_enabled():
+            # Even when its package is missing: the call then says what to install.
+            return local_models.model_name()
         return None
 
     def resolve(self, model: str | None) -> Route:
@@ -98,6 +112,8 @@ class LLMService:
         raise ServiceUnavailable(self._missing_provider_message(name))
 
     def _route_for(self, name: str) -> Route | None:
+        if local_models.is_enabled() and (name in LOCAL_NAMES or name == local_models.model_name()):
+            return Route("local", local_models.model_name())
         if _ANTHROPIC_MODEL.match(name):
             return Route("anthropic", name) if settings.ANTHROPIC_API_KEY else None
         if _OPENAI_MODEL.match(name):
@@ -166,12 +182,26 @@ class LLMService:
 
     def _provider(self, kind: str) -> ChatProvider:
         with self._lock:
+            if kind == "local":
+                return self._local_provider()
             key = f"{kind}|{settings.OPENAI_API_KEY}|{settings.OPENAI_BASE_URL}|{settings.ANTHROPIC_API_KEY}|{settings.ANTHROPIC_BASE_URL}"
             provider = self._providers.get(key)
             if provider is None:
                 provider = self._build(kind)
                 self._providers[key] = provider
             return provider
+
+    def _local_provider(self) -> ChatProvider:
+        """One llama.cpp server per process: a changed model setting stops the old one first."""
+        from .llm.local_provider import LocalChatProvider
+
+        key = f"local|{settings.LOCAL_LLM_MODEL}|{settings.LOCAL_LLM_MODELS_DIR}"
+        provider = self._providers.get(key)
+        if provider is None:
+            for stale in [k for k in self._providers if k.startswith("local|")]:
+                self._providers.pop(stale).close()  # type: ignore[attr-defined]
+            provider = self._providers[key] = LocalChatProvider()
+        return provider
 
     @staticmethod
     def _build(kind: str) -> ChatProvider:

@@ -20,6 +20,7 @@ def no_llm(settings) -> None:  # type: ignore[no-untyped-def]
     settings.ANTHROPIC_API_KEY = ""
     settings.ANTHROPIC_BASE_URL = ""
     settings.DEFAULT_LLM_MODEL = ""
+    settings.LOCAL_LLM_MODEL = ""  # the local LLM too: tests that use it turn it on themselves
     settings.PROVIDER_MAX_RETRIES = 1
     settings.PROVIDER_TIMEOUT_SECONDS = 10.0
 

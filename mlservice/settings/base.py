@@ -297,6 +297,20 @@ ANALYSIS_BACKEND = env_str("ANALYSIS_BACKEND", "auto").lower()
 ANALYSIS_MAX_TEXT_CHARS = env_int("ANALYSIS_MAX_TEXT_CHARS", 100_000, min_value=100)
 IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 
+# --- Local LLM (issue 15): serves generation, chat, /analysis/generate and RAG answers with no key.
+# A packaged model by name (qwen2.5-coder-0.5b-instruct, smollm2-135m-instruct; see README "Local
+# models"), the path of any GGUF file, or "" to turn the local LLM off.
+LOCAL_LLM_MODEL = env_str("LOCAL_LLM_MODEL", "qwen2.5-coder-0.5b-instruct")
+# Packaged models split into chunks are joined (and sha256-checked) here once.
+LOCAL_LLM_MODELS_DIR = Path(env_str("LOCAL_LLM_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
+# Threads per generation (1 ran fastest on 2 shared cores) and for reading the prompt.
+LOCAL_LLM_THREADS = env_int("LOCAL_LLM_THREADS", 1, min_value=1, max_value=64)
+LOCAL_LLM_PROMPT_THREADS = env_int("LOCAL_LLM_PROMPT_THREADS", 2, min_value=1, max_value=64)
+# Context window per parallel slot (slots = LOCAL_LLM_MAX_CONCURRENT): prompt plus answer.
+LOCAL_LLM_CONTEXT_TOKENS = env_int("LOCAL_LLM_CONTEXT_TOKENS", 4096, min_value=256, max_value=131_072)
+# Cap on max_tokens for the local model (a CPU writes ~25 tokens/s; DEFAULT_MAX_TOKENS is 2000).
+LOCAL_LLM_MAX_TOKENS = env_int("LOCAL_LLM_MAX_TOKENS", 512, min_value=1, max_value=131_072)
+
 
 # --- Transcription (issue 6)
 # Engine: "auto" uses OpenAI when OPENAI_API_KEY is set (and the request asks for an OpenAI model
