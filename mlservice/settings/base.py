@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 # Kept short on purpose: every middleware costs on every request (shared/spec/serving-bench.md).
 MIDDLEWARE = [
     "mlservice.api.middleware.RequestContextMiddleware",
+    # Only with DEBUG on (it removes itself otherwise): JSON errors instead of Django's debug pages.
+    "mlservice.api.error_pages.ContractErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlservice.api.middleware.BrowserSessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -54,6 +56,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "mlservice.urls"
+# `python manage.py test` runs the pytest suite, the same tests as `pytest` (mlservice/test_runner.py).
+TEST_RUNNER = "mlservice.test_runner.PytestTestRunner"
 WSGI_APPLICATION = "mlservice.wsgi.application"
 ASGI_APPLICATION = "mlservice.asgi.application"
 # Gateway paths have no trailing slash; a redirect would turn POSTs into GETs.

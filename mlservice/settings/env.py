@@ -29,6 +29,20 @@ def _read(name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
         raise ImproperlyConfigured(f"Environment variable {name}={raw!r} is not a valid {kind}: {exc}") from exc
 
 
+def read_env_file(path: str | os.PathLike[str]) -> bool:
+    """Load ``KEY=value`` lines of a ``.env`` file into the environment, as django-environ projects do.
+
+    The real environment wins: a variable that is already set keeps its value. Returns whether the
+    file existed. Values are then read (and checked) by the helpers below like any other variable.
+    """
+    from dotenv import load_dotenv
+
+    if not os.path.isfile(path):
+        return False
+    load_dotenv(path, override=False, interpolate=False, encoding="utf-8")
+    return True
+
+
 def env_str(name: str, default: str = "") -> str:
     return _read(name, default, str, "string")
 

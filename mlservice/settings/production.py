@@ -7,10 +7,19 @@ from .env import env_bool, env_int, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+_MAKE_A_KEY = (
+    'Make one with:  python -c "import secrets; print(secrets.token_urlsafe(50))"  and set it as '
+    "DJANGO_SECRET_KEY (docker run -e DJANGO_SECRET_KEY=..., the compose environment or .env)."
+)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is not set. Production needs a random secret key of at least 50 characters. {_MAKE_A_KEY}"
+    )
+# Django's own deploy check (security.W009): 50+ characters, 5+ distinct, not a generated dev key.
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5:
     raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production "
-        "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+        f"DJANGO_SECRET_KEY is too weak for production ({len(SECRET_KEY)} characters, {len(set(SECRET_KEY))} "
+        f"distinct; it needs 50+ random characters and must not start with django-insecure). {_MAKE_A_KEY}"
     )
 
 # TLS is normally terminated by a proxy in front of the service; it tells us with this header.
