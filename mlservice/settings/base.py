@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and ReDoc assets served from our static files, not a CDN (docs work offline).
+    "drf_spectacular_sidecar",
     "mlservice.api",
     "apikeys",
     "requestlog",
@@ -54,6 +56,29 @@ MIDDLEWARE = [
     "mlservice.api.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- CORS (django-cors-headers): off unless CORS_ALLOWED_ORIGINS lists origins (comma-separated,
+# e.g. "https://app.example.com,http://localhost:3000"). The gateway calls us server-to-server;
+# browsers calling directly need this. Off, neither the app nor its middleware is loaded.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", False)
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "origin",
+    "user-agent",
+    "x-api-key",
+    "x-csrftoken",
+    "x-request-id",
+    "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, min_value=0)
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+    # First, so preflights are answered before authentication and every response gets the headers.
+    MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")
 
 ROOT_URLCONF = "mlservice.urls"
 # `python manage.py test` runs the pytest suite, the same tests as `pytest` (mlservice/test_runner.py).
@@ -166,22 +191,39 @@ REST_FRAMEWORK = {
         "api_key": env_str("THROTTLE_RATE_PER_KEY", "") or None,
         "ip": env_str("THROTTLE_RATE_PER_IP", "") or None,
     },
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0) or None,
+    # Trusted proxies in front of the service; 0 ignores X-Forwarded-For (mlservice/api/client_ip.py).
+    # Never None: to DRF, None means "believe the whole header", which any client can write.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0, max_value=10),
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "mlservice.api.exceptions.contract_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlservice.api.schema.ServiceAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SynthStack ML Service (Django)",
     "DESCRIPTION": (
         "Drop-in replacement for the SynthStack ML service. Every endpoint answers at its "
-        "unprefixed path and under /api/v1/; request fields are accepted in camelCase or snake_case."
+        "unprefixed path and under /api/v1/; request fields are accepted in camelCase or snake_case.\n\n"
+        "**Authentication.** Open when no API key is configured. Once keys are configured "
+        "(ML_SERVICE_API_KEYS or `manage.py apikey create`), every route except the probes "
+        "/health and /live needs one, sent either as `Authorization: Bearer <key>` or as "
+        "`X-API-Key: <key>` (one of the two, not both).\n\n"
+        "Errors have the shape `{\"success\": false, \"error\": \"...\", \"statusCode\": N}`; "
+        "validation errors add `\"message\": [...]`."
     ),
     "VERSION": SERVICE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["mlservice.api.schema.only_versioned_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mlservice.api.schema.tag_descriptions",
+    ],
+    # Assets from drf-spectacular-sidecar (collected into STATIC_ROOT), so the docs load offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayRequestDuration": True},
 }
 
 # --- ML configuration (names follow the SynthStack docs and TS service).
@@ -221,6 +263,17 @@ MODEL_GATES = {
         "queue": env_int("LOCAL_LLM_MAX_QUEUE", 16, min_value=0, max_value=10_000),
     },
 }
+# Threads per server process for API requests (mlservice/serving.py): a thread waiting on an
+# upstream costs memory, not a slot. Past SERVER_THREADS + SERVER_QUEUE requests in progress a
+# process answers 503 + Retry-After at once. Probes have SERVER_PROBE_THREADS of their own.
+SERVER_WORKERS = env_int("SERVER_WORKERS", 2, min_value=1, max_value=64)
+SERVER_THREADS = env_int("SERVER_THREADS", 64, min_value=1, max_value=1024)
+SERVER_QUEUE = env_int("SERVER_QUEUE", 256, min_value=0, max_value=100_000)
+SERVER_PROBE_THREADS = env_int("SERVER_PROBE_THREADS", 2, min_value=1, max_value=16)
+# A request body must arrive within SERVER_BODY_TIMEOUT_SECONDS, with no pause longer than the
+# idle timeout (408 otherwise); slow clients wait on the event loop, never on a thread.
+SERVER_BODY_TIMEOUT_SECONDS = env_float("SERVER_BODY_TIMEOUT_SECONDS", 60.0, min_value=1.0)
+SERVER_BODY_IDLE_TIMEOUT_SECONDS = env_float("SERVER_BODY_IDLE_TIMEOUT_SECONDS", 15.0, min_value=0.5)
 # Longest wait for a model slot before the request is refused (503 + Retry-After of about this).
 MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 10.0, min_value=0.1, max_value=600.0)
 # Local embeddings: concurrent requests are gathered into one model call for this long (dynamic
@@ -331,7 +384,13 @@ TRANSCRIPTION_LOCAL_COMPUTE_TYPE = env_str("TRANSCRIPTION_LOCAL_COMPUTE_TYPE", "
 TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max_value=10)
 # 25 MB is OpenAI's upload cap; larger uploads get 413 before they are read in full.
 TRANSCRIPTION_MAX_UPLOAD_BYTES = env_int("TRANSCRIPTION_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, min_value=1024)
+# Measured by decoding (never from the header), decoding stops there: a 413 that states it.
 TRANSCRIPTION_MAX_DURATION_SECONDS = env_float("TRANSCRIPTION_MAX_DURATION_SECONDS", 4 * 3600.0, min_value=1.0)
+# /transcription/convert stops writing past this (413): a few KB of FLAC silence can become GB of
+# 192 kHz WAV. 128 MiB is 12 min of 44.1 kHz stereo WAV, 70 min of 16 kHz mono WAV.
+TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES = env_int(
+    "TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES", 128 * 1024 * 1024, min_value=64 * 1024
+)
 # /transcription/audio only reads files inside this folder (contract 4.6.1 security note).
 TRANSCRIPTION_UPLOAD_DIR = Path(env_str("TRANSCRIPTION_UPLOAD_DIR", str(DATA_DIR / "uploads"))).resolve()
 # Scratch files (decoded/converted audio) and the audio of queued jobs (shared with the workers).
@@ -369,6 +428,9 @@ ENABLE_DB_CACHE = env_bool("ENABLE_DB_CACHE", True)
 REQUEST_LOG_SYNC = env_bool("REQUEST_LOG_SYNC", False)
 REQUEST_LOG_QUEUE_SIZE = env_int("REQUEST_LOG_QUEUE_SIZE", 10_000, min_value=100)
 REQUEST_LOG_MAX_PAYLOAD_BYTES = env_int("REQUEST_LOG_MAX_PAYLOAD_BYTES", 64 * 1024, min_value=0)
+# Rows hold client IPs and bodies: `manage.py requestlog_prune` (daily, from cron) deletes ours
+# older than this. The per-day usage aggregates are kept.
+REQUEST_LOG_RETENTION_DAYS = env_float("REQUEST_LOG_RETENTION_DAYS", 30.0, min_value=0.01)
 
 # --- Production concerns (issue 7)
 # API keys: comma-separated raw keys, and/or hashed keys in the database (admin, `manage.py apikey`).
@@ -415,8 +477,13 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Every line goes through the root's one handler. Django's default config gives "django" a
+    # console handler of its own (active under DEBUG) and "django.server" one with propagation
+    # off: naming them here drops those handlers, so no line is printed twice in development.
+    # django.request lines come from RequestContextMiddleware, with the request id: 4xx at INFO,
+    # a dependency down or not configured (502/503/504) at WARNING, a bug (500) at ERROR.
     "loggers": {
-        "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }

@@ -1,0 +1,280 @@
+"""The serving model: an ASGI front that reads requests, and Django (WSGI) in bounded thread pools.
+
+Why (README "Serving model", benchmarks/concurrency.py): Django's own ASGI handler runs every sync
+view in one thread per process (asgiref's thread-sensitive executor), so one slow LLM call stops
+the process, and async views measured no faster (shared/spec/serving-bench.md). Here the event
+loop only does I/O: it reads the whole request body (with a deadline, so a client sending one byte
+a second costs a coroutine, never a thread), then runs the Django request in a thread pool:
+
+- ``SERVER_THREADS`` threads for the API: a thread waiting on OpenAI or Anthropic costs memory,
+  not a scarce slot; CPU-bound local models are bounded separately (services/model_gate.py,
+  services/embeddings/batching.py), so they cannot take all the threads either;
+- a small separate pool for the probes (``/health``, ``/live``, ``/ready``, ``/metrics``), so they
+  answer while every API thread is busy;
+- beyond ``SERVER_THREADS + SERVER_QUEUE`` requests in progress, a request is refused at once with
+  503 + ``Retry-After`` in the contract's error shape, instead of waiting without bound.
+
+It serves the guide's ``uvicorn mlservice.asgi:application --reload`` and production's granian
+(``python manage.py serve``) alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+logger = logging.getLogger("mlservice.serving")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+PROBE_PATHS = frozenset({"/health", "/live", "/ready", "/health/live", "/health/ready", "/metrics"})
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    threads: int = 64
+    queue: int = 256
+    probe_threads: int = 2
+    max_body_bytes: int = 64 * 1024 * 1024
+    body_timeout: float = 60.0
+    body_idle_timeout: float = 15.0
+    retry_after: int = 1
+
+    @classmethod
+    def from_settings(cls) -> ServingLimits:
+        from django.conf import settings
+
+        return cls(
+            threads=settings.SERVER_THREADS,
+            queue=settings.SERVER_QUEUE,
+            probe_threads=settings.SERVER_PROBE_THREADS,
+            max_body_bytes=max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, settings.TRANSCRIPTION_MAX_UPLOAD_BYTES) + 65536,
+            body_timeout=settings.SERVER_BODY_TIMEOUT_SECONDS,
+            body_idle_timeout=settings.SERVER_BODY_IDLE_TIMEOUT_SECONDS,
+        )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ThreadPoolWSGI:
+    """ASGI application that runs a WSGI application in bounded thread pools (see module docstring)."""
+
+    def __init__(self, wsgi_app: WSGIApp, limits: ServingLimits) -> None:
+        self.wsgi_app = wsgi_app
+        self.limits = limits
+        self._api_pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="api")
+        self._probe_pool = ThreadPoolExecutor(limits.probe_threads, thread_name_prefix="probe")
+        self._in_progress = 0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":  # no websockets in this API
+            return
+        probe = scope["path"] in PROBE_PATHS
+        if not probe and not self._admit():
+            await _send_error(
+                send, 503, "Server is at capacity: retry shortly", {"retry-after": str(self.limits.retry_after)}
+            )
+            return
+        try:
+            await self._serve(scope, receive, send, self._probe_pool if probe else self._api_pool)
+        finally:
+            if not probe:
+                with self._lock:
+                    self._in_progress -= 1
+
+    def in_progress(self) -> int:
+        return self._in_progress
+
+    def _admit(self) -> bool:
+        with self._lock:
+            if self._in_progress >= self.limits.threads + self.limits.queue:
+                return False
+            self._in_progress += 1
+            return True
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, pool: ThreadPoolExecutor) -> None:
+        try:
+            body = await asyncio.wait_for(self._read_body(scope, receive), self.limits.body_timeout)
+        except _BodyTooLarge:
+            await _send_error(send, 413, "Request body is too large")
+            return
+        except TimeoutError:
+            await _send_error(send, 408, "Request body was not received in time", {"connection": "close"})
+            return
+        except _ClientGone:
+            return
+        loop = asyncio.get_running_loop()
+        environ = _environ(scope, body)
+        status, headers, chunks, rest = await loop.run_in_executor(pool, _call_app, self.wsgi_app, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if rest is None:
+            await send({"type": "http.response.body", "body": chunks})
+            return
+        # A streaming response (SSE): each chunk is produced in the pool and sent as it comes.
+        try:
+            await send({"type": "http.response.body", "body": chunks, "more_body": True})
+            while True:
+                chunk = await loop.run_in_executor(pool, next, rest, None)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            close = getattr(rest, "close", None)
+            if close is not None:
+                await loop.run_in_executor(pool, close)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limits.max_body_bytes:
+            raise _BodyTooLarge
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await asyncio.wait_for(receive(), self.limits.body_idle_timeout)
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limits.max_body_bytes:
+                raise _BodyTooLarge
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._api_pool.shutdown(wait=False, cancel_futures=True)
+                self._probe_pool.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def _call_app(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
+    """Run the WSGI app in a pool thread: status, headers, the body (or its first chunk and the rest)."""
+    started: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        started["status"] = int(status.split(" ", 1)[0])
+        started["headers"] = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        return _no_write
+
+    result = app(environ, start_response)
+    if not getattr(result, "streaming", False):
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return started["status"], started["headers"], body, None
+    iterator = iter(result)
+    first = next(iterator, b"")
+    return started["status"], started["headers"], first, _Closing(iterator, result)
+
+
+class _Closing:
+    """The rest of a streaming body, closing the WSGI result when done (Django's request_finished)."""
+
+    def __init__(self, iterator: Any, result: Any) -> None:
+        self._iterator = iterator
+        self._result = result
+
+    def __iter__(self) -> _Closing:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("the write() callable of start_response is not supported")
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
+        # PEP 3333: the (percent-decoded) path as bytes decoded as latin-1.
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] or 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0],
+        "REMOTE_PORT": str(client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1")
+        if "_" in name:
+            # X_API_KEY would otherwise become HTTP_X_API_KEY, the same as X-API-Key (nginx drops them too).
+            continue
+        value = raw_value.decode("latin-1")
+        if name == "content-type":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if name == "content-length":
+            continue
+        key = "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+async def _send_error(send: Send, status: int, message: str, extra: dict[str, str] | None = None) -> None:
+    body = orjson.dumps({"success": False, "error": message, "statusCode": status})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers.extend((name.encode(), value.encode()) for name, value in (extra or {}).items())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,191 @@
+"""The serving model (mlservice/serving.py): bodies read with deadlines on the event loop, bounded
+thread pools, probes on their own threads, fast 503 when full; driven through the ASGI interface."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from mlservice.serving import ServingLimits, ThreadPoolWSGI
+
+
+def _echo_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = environ["wsgi.input"].read()
+    headers = sorted(key for key in environ if key.startswith("HTTP_"))
+    payload = {
+        "method": environ["REQUEST_METHOD"],
+        "path": environ["PATH_INFO"],
+        "query": environ["QUERY_STRING"],
+        "body": body.decode(),
+        "headers": headers,
+        "contentType": environ.get("CONTENT_TYPE"),
+        "thread": threading.current_thread().name,
+    }
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(payload).encode()]
+
+
+async def _call(
+    app: ThreadPoolWSGI, path: str, *, body_parts: list[bytes] | None = None, headers: list[tuple[bytes, bytes]] = (),
+    delay: float = 0.0, method: str = "POST",
+) -> tuple[int, dict[bytes, bytes], bytes]:  # fmt: skip
+    parts = list(body_parts or [b""])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if not parts:
+            await asyncio.sleep(3600)
+        if delay:
+            await asyncio.sleep(delay)
+        chunk = parts.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(parts)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"a=1",
+        "headers": list(headers),
+        "server": ("testserver", 80),
+        "client": ("10.0.0.1", 5555),
+        "scheme": "http",
+        "http_version": "1.1",
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), body
+
+
+def test_request_reaches_the_wsgi_app_with_its_body_path_and_headers() -> None:
+    app = ThreadPoolWSGI(_echo_app, ServingLimits(threads=2))
+    status, _, body = asyncio.run(
+        _call(
+            app,
+            "/rag/search",
+            body_parts=[b'{"q":', b' "x"}'],
+            headers=[(b"content-type", b"application/json"), (b"x-api-key", b"k1"), (b"x_api_key", b"spoof")],
+        )
+    )
+    echoed = json.loads(body)
+    assert status == 200
+    assert (echoed["method"], echoed["path"], echoed["query"], echoed["body"]) == (
+        "POST",
+        "/rag/search",
+        "a=1",
+        '{"q": "x"}',
+    )
+    assert echoed["contentType"] == "application/json"
+    # The underscore spelling is dropped: it must not authenticate like X-API-Key.
+    assert echoed["headers"] == ["HTTP_X_API_KEY"]
+    assert echoed["thread"].startswith("api")
+
+
+def test_a_slow_body_gets_408_without_taking_a_thread() -> None:
+    calls: list[str] = []
+
+    def app_that_counts(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b""]
+
+    app = ThreadPoolWSGI(app_that_counts, ServingLimits(threads=1, body_timeout=0.3, body_idle_timeout=0.2))
+    started = time.perf_counter()
+    status, headers, body = asyncio.run(_call(app, "/x", body_parts=[b"a"] * 100, delay=0.1))
+    assert headers[b"connection"] == b"close"
+    assert status == 408 and time.perf_counter() - started < 1.0
+    assert json.loads(body) == {"success": False, "error": "Request body was not received in time", "statusCode": 408}
+    assert calls == []
+
+
+def test_a_declared_or_actual_body_over_the_limit_is_413() -> None:
+    app = ThreadPoolWSGI(_echo_app, ServingLimits(threads=1, max_body_bytes=10))
+    status, _, body = asyncio.run(_call(app, "/x", headers=[(b"content-length", b"999999")]))
+    assert status == 413 and json.loads(body)["error"] == "Request body is too large"
+    status, _, _ = asyncio.run(_call(app, "/x", body_parts=[b"123456", b"789012"]))
+    assert status == 413
+
+
+def test_when_full_it_answers_503_at_once_and_probes_still_answer() -> None:
+    release = threading.Event()
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["PATH_INFO"] != "/health":
+            release.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    app = ThreadPoolWSGI(slow_app, ServingLimits(threads=2, queue=1, retry_after=3))
+
+    async def scenario() -> tuple[list[Any], tuple[int, dict, bytes], float, tuple[int, dict, bytes], float]:
+        busy = [asyncio.create_task(_call(app, f"/slow{i}")) for i in range(3)]
+        while app.in_progress() < 3:
+            await asyncio.sleep(0.005)
+        t0 = time.perf_counter()
+        refused = await _call(app, "/one-too-many")
+        refused_after = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        probe = await _call(app, "/health", method="GET")
+        probe_after = time.perf_counter() - t0
+        release.set()
+        return await asyncio.gather(*busy), refused, refused_after, probe, probe_after
+
+    done, refused, refused_after, probe, probe_after = asyncio.run(scenario())
+    assert [status for status, _, _ in done] == [200, 200, 200]
+    assert refused[0] == 503 and refused[1][b"retry-after"] == b"3" and refused_after < 0.1
+    assert json.loads(refused[2])["statusCode"] == 503
+    assert probe[0] == 200 and probe[2] == b"/health" and probe_after < 0.5
+    assert app.in_progress() == 0
+
+
+def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed() -> None:
+    closed = threading.Event()
+
+    class Streaming:
+        streaming = True
+
+        def __iter__(self) -> Any:
+            yield b"data: 1\n\n"
+            yield b"data: 2\n\n"
+            yield b"data: [DONE]\n\n"
+
+        def close(self) -> None:
+            closed.set()
+
+    def sse_app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return Streaming()
+
+    app = ThreadPoolWSGI(sse_app, ServingLimits(threads=1))
+    status, headers, body = asyncio.run(_call(app, "/v1/chat/completions"))
+    assert status == 200 and headers[b"content-type"] == b"text/event-stream"
+    assert body == b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n"
+    assert closed.is_set()
+
+
+@pytest.mark.django_db
+def test_the_project_asgi_application_serves_the_api_and_static_files() -> None:
+    from mlservice.asgi import application
+
+    status, _, body = asyncio.run(
+        _call(
+            application,
+            "/complexity/estimate",
+            body_parts=[b'{"title": "Fix typo in README"}'],
+            headers=[(b"content-type", b"application/json"), (b"host", b"testserver")],
+        )
+    )
+    assert status == 201 and json.loads(body)["complexityName"] == "Trivial"
+    status, headers, body = asyncio.run(
+        _call(application, "/static/admin/css/base.css", method="GET", headers=[(b"host", b"testserver")])
+    )
+    assert status == 200 and headers[b"content-type"].startswith(b"text/css") and len(body) > 1000
