@@ -35,7 +35,12 @@ def main() -> int:
     parser.add_argument("--exclude-path-regex", default="", help="skip operations (e.g. slow model endpoints)")
     args = parser.parse_args()
 
-    with django_server("granian", workers=2, DOCS_REQUIRE_LOGIN="false", WARM_MODELS_ON_START="true") as base:
+    # The local LLM answers generation requests: a few tokens each keep the run about inputs, and
+    # its joined model file is reused from var/models instead of rebuilt in the throwaway data dir.
+    local_llm = {"LOCAL_LLM_MAX_TOKENS": "8", "LOCAL_LLM_MODELS_DIR": str(ROOT / "var" / "models")}
+    with django_server(
+        "granian", workers=2, DOCS_REQUIRE_LOGIN="false", WARM_MODELS_ON_START="true", **local_llm
+    ) as base:
         schema = httpx.get(f"{base}/api/v1/schema/?format=json", timeout=60).json()
         operations = sum(len(ops) for ops in schema["paths"].values())
         with tempfile.TemporaryDirectory() as tmp:

@@ -139,6 +139,18 @@ def test_analysis_keeps_its_fast_local_methods_with_only_the_local_llm(settings)
     assert service.methods()["generate"] == f"llm:{DEFAULT_MODEL}"
 
 
+def test_requests_are_capped_and_made_valid_utf8_for_llama_cpp(settings) -> None:
+    from services.llm.base import ChatRequest
+    from services.llm.local_provider import LocalChatProvider
+
+    settings.LOCAL_LLM_MAX_TOKENS = 64
+    messages = [{"role": "user", "content": "a\ud800b"}]  # JSON can carry a lone surrogate
+    body = LocalChatProvider._body(ChatRequest(messages, "local", 0.2, 2000, json_mode=True))
+    assert body["messages"] == [{"role": "user", "content": "a?b"}]
+    assert body["max_tokens"] == 64 and body["temperature"] == 0.2
+    assert body["response_format"] == {"type": "json_object"}
+
+
 # --- real generations (the packaged default model) ---------------------------------------------
 @pytest.fixture
 def local_llm(settings):  # type: ignore[no-untyped-def]

@@ -69,7 +69,10 @@ class LocalChatProvider:
     def chat(self, request: ChatRequest) -> ChatResult:
         with gate_for(GATE).slot():
             server = self._ensure_server()
-            answer = server.handle_chat_completions(self._body(request))
+            try:
+                answer = server.handle_chat_completions(self._body(request))
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise UpstreamError(f"The local LLM failed: {exc}") from exc
         _raise_for_error(answer)
         choice = (answer.get("choices") or [{}])[0]
         usage = answer.get("usage") or {}
@@ -130,7 +133,7 @@ class LocalChatProvider:
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "messages": request.messages,
+            "messages": [{**m, "content": _utf8(m["content"])} for m in request.messages],
             "temperature": request.temperature,
             # A CPU model writes about 25 tokens/s: the cap keeps one answer within seconds.
             "max_tokens": min(request.max_tokens, settings.LOCAL_LLM_MAX_TOKENS),
@@ -162,6 +165,11 @@ def _start_server(model: local_models.LocalModel) -> Any:
         return xllamacpp.Server(params)
     except Exception as exc:
         raise ServiceUnavailable(f"LOCAL_LLM_MODEL={model.name}: llama.cpp could not load {model.path}: {exc}") from exc
+
+
+def _utf8(text: str) -> str:
+    """JSON may carry lone surrogates (``"\\ud800"``); llama.cpp takes only valid UTF-8."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _raise_for_error(answer: dict[str, Any]) -> None:
