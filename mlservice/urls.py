@@ -7,7 +7,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
+
+from mlservice.api.docs_views import RedocView, SchemaView
 
 AREAS = ["health", "complexity", "embeddings", "rag", "analysis", "generation", "transcription"]
 # Routes starting with "v1/" speak OpenAI's wire format for OpenAI SDKs (base_url=http://host/v1);
@@ -25,9 +27,9 @@ def _docs(view: Callable) -> Callable:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/schema/", _docs(SpectacularAPIView.as_view()), name="schema"),
+    path("api/v1/schema/", _docs(SchemaView.as_view()), name="schema"),
     path("api/v1/docs/", _docs(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
-    path("api/v1/redoc/", _docs(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    path("api/v1/redoc/", _docs(RedocView.as_view(url_name="schema")), name="redoc"),
     *area_patterns,
     path("api/v1/", include(area_patterns)),
     *openai_patterns,
