@@ -70,5 +70,20 @@ class GuardedCache:
     def delete(self, key: str) -> None:
         self._call(None, "delete", key)
 
+    def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> bool:
+        return self._call(False, "add", key, value, timeout)
+
+    def incr(self, key: str, delta: int = 1) -> int | None:
+        """The new value; None when the key is missing or the cache failed."""
+        if not self.available:
+            return None
+        try:
+            return caches[self.alias].incr(key, delta)
+        except ValueError:  # missing key: not a cache failure
+            return None
+        except Exception as exc:  # noqa: BLE001 - any backend error means "no cache"
+            self._trip("incr", exc)
+            return None
+
 
 guarded_cache = GuardedCache()
