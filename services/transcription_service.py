@@ -24,7 +24,7 @@ from django.dispatch import receiver
 
 from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
 from services.transcription import audio
-from services.transcription.chunking import transcribe_chunked
+from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
 from services.transcription.openai_engine import OpenAIWhisperEngine
 from services.transcription.types import Transcript, TranscriptionEngine, TranscriptionOptions, language_code
@@ -196,17 +196,20 @@ class TranscriptionService:
             raise PayloadTooLarge(f"Audio file is too large: {size} bytes (limit {limit} bytes)")
 
     def prepare(self, path: Path, filename: str) -> PreparedAudio:
-        """Size, decodability and duration checks; raises the contract's 4xx errors."""
+        """Size, decodability and duration checks; raises the contract's 4xx errors.
+
+        The duration is measured by decoding up to TRANSCRIPTION_MAX_DURATION_SECONDS (a header can
+        claim 10 s for 5 h of audio): it decides the limit, the sync/async choice and the windows.
+        """
         self.check_size(path.stat().st_size)
         try:
-            info = audio.probe(path)
+            info = audio.probe(path, max_seconds=settings.TRANSCRIPTION_MAX_DURATION_SECONDS)
+        except audio.AudioTooLong as exc:
+            raise PayloadTooLarge(str(exc)) from exc
         except audio.AudioError as exc:
             raise BadRequest(str(exc)) from exc
         if info.duration <= 0:
             raise BadRequest("Audio file contains no audio samples")
-        limit = settings.TRANSCRIPTION_MAX_DURATION_SECONDS
-        if info.duration > limit:
-            raise PayloadTooLarge(f"Audio is too long: {info.duration:.0f} s (limit {limit:.0f} s)")
         return PreparedAudio(path, filename, info)
 
     @staticmethod
@@ -216,19 +219,19 @@ class TranscriptionService:
     # --- work
     def transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
         try:
-            if (
-                choice.engine is self.openai
-                and prepared.path.stat().st_size > settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES
-            ):
-                # Over OpenAI's per-file cap: send it as compact FLAC windows instead of one file.
-                return transcribe_chunked(
-                    audio.decode(prepared.path),
-                    lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
-                    options,
-                    window=settings.TRANSCRIPTION_CHUNK_SECONDS,
-                    overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
-                )
-            return choice.engine.transcribe_file(prepared.path, prepared.filename, choice.model, options)
+            if choice.engine is self.openai and not _over_openai_file_cap(prepared.path):
+                # Sent as it is: nothing is decoded here.
+                return choice.engine.transcribe_file(prepared.path, prepared.filename, choice.model, options)
+            # Decoded window by window (local engine, or a file over OpenAI's per-file cap): one
+            # engine call never holds more than a window, however long the audio.
+            return transcribe_file_in_windows(
+                prepared.path,
+                prepared.info.duration,
+                lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
+                options,
+                window=settings.TRANSCRIPTION_CHUNK_SECONDS,
+                overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
+            )
         except audio.AudioError as exc:
             raise BadRequest(str(exc)) from exc
         except LocalModelUnavailable as exc:
@@ -246,15 +249,17 @@ class TranscriptionService:
     ) -> audio.AudioInfo:
         try:
             return audio.convert(
-                prepared.path, target, target_format, sample_rate=sample_rate, channels=channels, bitrate=bitrate
+                prepared.path,
+                target,
+                target_format,
+                sample_rate=sample_rate,
+                channels=channels,
+                bitrate=bitrate,
+                max_seconds=settings.TRANSCRIPTION_MAX_DURATION_SECONDS,
+                max_bytes=settings.TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES,
             )
-        except audio.AudioError as exc:
-            raise BadRequest(str(exc)) from exc
-
-    @staticmethod
-    def measure_duration(path: Path) -> float:
-        try:
-            return audio.measure_duration(path)
+        except (audio.AudioTooLong, audio.OutputTooLarge) as exc:
+            raise PayloadTooLarge(str(exc)) from exc
         except audio.AudioError as exc:
             raise BadRequest(str(exc)) from exc
 
@@ -274,7 +279,21 @@ class TranscriptionService:
         }
 
 
+def _over_openai_file_cap(path: Path) -> bool:
+    return path.stat().st_size > settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES
+
+
 # --- temporary files
+# Scratch files keep a short, plain extension (FFmpeg uses it as a hint) and nothing else: a
+# client's 300-character "extension" must not become a file name the file system refuses.
+_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
+
+
+def safe_suffix(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return suffix if _SAFE_SUFFIX.match(suffix) else ""
+
+
 def temp_dir() -> Path:
     directory = Path(settings.TRANSCRIPTION_TEMP_DIR)
     directory.mkdir(parents=True, exist_ok=True)
@@ -300,7 +319,7 @@ def file_on_disk(upload: Any, filename: str) -> Iterator[Path]:
     if callable(existing):
         yield Path(existing())
         return
-    with temporary_path(Path(filename).suffix.lower()) as path:
+    with temporary_path(safe_suffix(filename)) as path:
         with path.open("wb") as out:
             _copy(upload, out)
         yield path
@@ -308,7 +327,7 @@ def file_on_disk(upload: Any, filename: str) -> Iterator[Path]:
 
 @contextmanager
 def bytes_on_disk(data: bytes, filename: str) -> Iterator[Path]:
-    with temporary_path(Path(filename).suffix.lower()) as path:
+    with temporary_path(safe_suffix(filename)) as path:
         path.write_bytes(data)
         yield path
 

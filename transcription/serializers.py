@@ -100,11 +100,15 @@ class TranscribeFormSerializer(_UploadSerializer, _TranscriptionOptionsSerialize
 
 class Base64RequestSerializer(_TranscriptionOptionsSerializer):
     audio = Base64AudioField(help_text="Standard padded base64 of the audio file.")
-    filename = StrictCharField(help_text="Original file name; its extension names the format.")
+    # 255: the longest file name a file system takes (NAME_MAX).
+    filename = StrictCharField(max_length=255, help_text="Original file name; its extension names the format.")
 
 
 class AudioPathRequestSerializer(_TranscriptionOptionsSerializer):
-    file_path = StrictCharField(help_text="A file inside the server's upload folder (TRANSCRIPTION_UPLOAD_DIR).")
+    file_path = StrictCharField(
+        max_length=4096,  # PATH_MAX
+        help_text="A file inside the server's upload folder (TRANSCRIPTION_UPLOAD_DIR).",
+    )
 
 
 class ConvertFormSerializer(_UploadSerializer):

@@ -15,7 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.exceptions import NotFoundError, ServiceError
+from mlservice.api.exceptions import BadRequest, NotFoundError, ServiceError
 from mlservice.api.parsers import ORJSONParser
 from mlservice.api.responses import js_number
 from mlservice.api.serializers import ContractSerializer
@@ -179,8 +179,7 @@ class EstimateCostView(ContractView):
             service.check_extension(upload.name)
             service.check_size(upload.size)
             with transcription_service.file_on_disk(upload, upload.name) as path:
-                duration = service.prepare(path, upload.name).info.duration
-                duration = service.measure_duration(path) or duration
+                duration = service.prepare(path, upload.name).info.duration  # measured by decoding
         else:
             data = self.validated(request, s.EstimateCostRequestSerializer)
             duration = data["duration_seconds"]
@@ -245,10 +244,16 @@ def _resolve_upload_path(raw: str) -> Path:
     if not raw.strip() or "\x00" in raw:
         raise ServiceError("filePath must name a file inside the upload folder", 400)
     candidate = Path(raw)
-    resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
-    if not resolved.is_relative_to(base):
-        raise ServiceError("filePath must point to a file inside the configured upload folder", 403)
-    if not resolved.is_file():
+    try:
+        resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
+        if not resolved.is_relative_to(base):
+            raise ServiceError("filePath must point to a file inside the configured upload folder", 403)
+        is_file = resolved.is_file()
+    except RuntimeError as exc:  # Python 3.11's resolve() on a symlink loop
+        raise BadRequest("filePath cannot be resolved: it is a loop of symbolic links") from exc
+    except OSError as exc:  # ENAMETOOLONG, ELOOP...: the path cannot name a file at all
+        raise BadRequest(f"filePath cannot name a file: {exc.strerror or type(exc).__name__}") from exc
+    if not is_file:
         raise NotFoundError(f"Audio file not found: {raw}")
     return resolved
 

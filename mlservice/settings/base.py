@@ -385,7 +385,13 @@ TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max
 # 25 MB is OpenAI's upload cap; larger uploads get 413 before they are read in full.
 TRANSCRIPTION_MAX_UPLOAD_BYTES = env_int("TRANSCRIPTION_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, min_value=1024)
 # Measured by decoding (never from the header), decoding stops there: a 413 that states it.
+# Measured by decoding (never from the header), decoding stops there: a 413 that states it.
 TRANSCRIPTION_MAX_DURATION_SECONDS = env_float("TRANSCRIPTION_MAX_DURATION_SECONDS", 4 * 3600.0, min_value=1.0)
+# /transcription/convert stops writing past this (413): a few KB of FLAC silence can become GB of
+# 192 kHz WAV. 128 MiB is 12 min of 44.1 kHz stereo WAV, 70 min of 16 kHz mono WAV.
+TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES = env_int(
+    "TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES", 128 * 1024 * 1024, min_value=64 * 1024
+)
 # /transcription/convert stops writing past this (413): a few KB of FLAC silence can become GB of
 # 192 kHz WAV. 128 MiB is 12 min of 44.1 kHz stereo WAV, 70 min of 16 kHz mono WAV.
 TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES = env_int(

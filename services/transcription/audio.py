@@ -2,11 +2,19 @@
 
 Everything here works on files on disk, so large uploads never have to sit in memory whole.
 Failures raise ``AudioError`` with a message fit for the client (a 400, never a stack trace).
+
+Durations are always measured by decoding, never taken from the header: a FLAC whose STREAMINFO
+claims 10 s can hold 5 h of audio (a few MB of silence), and a streamed WAV may claim 13 h and hold
+3 s. Every pass over the samples takes a ``max_seconds`` and stops as soon as it is passed
+(``AudioTooLong``), so no file decodes further than the limit whatever its header says.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +28,22 @@ WHISPER_SAMPLE_RATE = 16_000
 
 class AudioError(ValueError):
     """The file is not audio we can decode (corrupt, truncated, no audio stream)."""
+
+
+class AudioTooLong(AudioError):
+    """More decoded audio than the caller allows (a 413)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        super().__init__(f"Audio is too long: more than {limit:.0f} s of decoded audio (limit {limit:.0f} s)")
+
+
+class OutputTooLarge(AudioError):
+    """A conversion would write more bytes than the caller allows (a 413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Converted audio is too large: more than {limit} bytes (limit {limit} bytes)")
 
 
 @dataclass(frozen=True)
@@ -61,53 +85,71 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 
 
-def probe(path: Path) -> AudioInfo:
-    """Duration and stream facts. The duration is measured by decoding when the container lacks it."""
+def probe(path: Path, max_seconds: float | None = None) -> AudioInfo:
+    """Stream facts from the container and the duration measured by decoding (headers can lie)."""
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = _audio_stream(container)
-            duration = _declared_duration(container, stream)
-            info = AudioInfo(
-                duration=duration if duration is not None else 0.0,
-                sample_rate=stream.codec_context.sample_rate or 0,
-                channels=stream.codec_context.channels or 0,
-                codec=stream.codec_context.name,
-                container=container.format.name,
+            facts = (
+                stream.codec_context.sample_rate or 0,
+                stream.codec_context.channels or 0,
+                stream.codec_context.name,
+                container.format.name,
             )
-        if duration is None:
-            info = AudioInfo(measure_duration(path), info.sample_rate, info.channels, info.codec, info.container)
-        return info
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise AudioError(f"Could not decode audio file: {_reason(exc)}") from exc
+    return AudioInfo(measure_duration(path, max_seconds), *facts)
 
 
-def measure_duration(path: Path) -> float:
-    """Seconds of audio, counted from decoded frames (exact even when the header is missing or wrong)."""
-    samples = 0
-    rate = 0
-    for frame in _frames(path):
-        samples += frame.samples
-        rate = frame.sample_rate or rate
-    return samples / rate if rate else 0.0
+def measure_duration(path: Path, max_seconds: float | None = None) -> float:
+    """Seconds of audio, counted from decoded frames; ``AudioTooLong`` once past ``max_seconds``."""
+    samples: dict[int, int] = {}  # per sample rate: exact sums, whatever the number of frames
+    seconds = 0.0
+    with contextlib.closing(_frames(path)) as frames:
+        for frame in frames:
+            if frame.sample_rate:
+                samples[frame.sample_rate] = samples.get(frame.sample_rate, 0) + frame.samples
+                seconds += frame.samples / frame.sample_rate
+            if max_seconds is not None and seconds > max_seconds:
+                raise AudioTooLong(max_seconds)
+    return sum(count / rate for rate, count in samples.items())
 
 
-def decode(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
-    """Mono float32 PCM in [-1, 1] at ``sample_rate``, the input Whisper expects."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
-    pieces: list[np.ndarray] = []
-    try:
-        for frame in _frames(path):
-            for out in resampler.resample(frame):
-                pieces.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            pieces.append(out.to_ndarray().reshape(-1))
-    except (av.error.FFmpegError, ValueError) as exc:
-        raise AudioError(f"Could not decode audio file: {_reason(exc)}") from exc
+def decode(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 PCM in [-1, 1] at ``sample_rate``, the input Whisper expects.
+
+    The whole signal is returned: callers pass ``max_seconds`` (or use ``pcm_blocks``) for any
+    file whose length they have not bounded.
+    """
+    pieces = list(pcm_blocks(path, sample_rate, max_seconds))
     if not pieces:
         return np.zeros(0, dtype=np.float32)
-    return np.concatenate(pieces).astype(np.float32) / 32768.0
+    return np.concatenate(pieces)
+
+
+def pcm_blocks(
+    path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_seconds: float | None = None
+) -> Iterator[np.ndarray]:
+    """The file as consecutive mono float32 blocks (one per decoded frame): memory stays at one frame."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    limit = None if max_seconds is None else int(max_seconds * sample_rate)
+    produced = 0
+    # closing(): a caller that stops early (or a limit hit) closes the file at once, not at GC.
+    with contextlib.closing(_frames(path)) as frames:
+        try:
+            for frame in itertools.chain(frames, [None]):
+                for out in resampler.resample(frame):
+                    block = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+                    produced += len(block)
+                    if limit is not None and produced > limit:
+                        raise AudioTooLong(max_seconds)
+                    yield block
+        except AudioError:
+            raise
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise AudioError(f"Could not decode audio file: {_reason(exc)}") from exc
 
 
 def convert(
@@ -118,8 +160,15 @@ def convert(
     sample_rate: int | None = None,
     channels: int | None = None,
     bitrate: int | None = None,
+    max_seconds: float | None = None,
+    max_bytes: int | None = None,
 ) -> AudioInfo:
-    """Re-encode ``source`` into ``target`` as ``fmt``; returns facts about the output."""
+    """Re-encode ``source`` into ``target`` as ``fmt``; returns facts about the output.
+
+    Stops with ``AudioTooLong`` past ``max_seconds`` of output and with ``OutputTooLarge`` once the
+    encoded packets pass ``max_bytes``: a small, well-compressed upload (minutes of silence as FLAC)
+    can otherwise become hundreds of MB of WAV at 192 kHz.
+    """
     spec = OUTPUT_FORMATS[fmt]
     try:
         with av.open(str(source), metadata_errors="ignore") as src:
@@ -134,16 +183,13 @@ def convert(
                 resampler = av.AudioResampler(
                     format=spec.sample_format or out_stream.format.name, layout=layout, rate=rate
                 )
-                samples = 0
-                for frame in _decoded(src, in_stream):
+                budget = _Budget(rate, max_seconds, max_bytes)
+                for frame in itertools.chain(_decoded(src, in_stream), [None]):
                     for out in resampler.resample(frame):
-                        samples += out.samples
-                        dst.mux(out_stream.encode(out))
-                for out in resampler.resample(None):
-                    samples += out.samples
-                    dst.mux(out_stream.encode(out))
-                dst.mux(out_stream.encode(None))
-        return AudioInfo(samples / rate, rate, n_channels, spec.codec, spec.container)
+                        budget.add_samples(out.samples)
+                        dst.mux(budget.counted(out_stream.encode(out)))
+                dst.mux(budget.counted(out_stream.encode(None)))
+        return AudioInfo(budget.samples / rate, rate, n_channels, spec.codec, spec.container)
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
@@ -186,20 +232,34 @@ def _decoded(container, stream):
             logger.debug("Skipping an undecodable packet")
 
 
+class _Budget:
+    """Samples and encoded bytes written by one conversion, checked against its limits."""
+
+    def __init__(self, rate: int, max_seconds: float | None, max_bytes: int | None) -> None:
+        self.rate = rate
+        self.max_seconds = max_seconds
+        self.max_bytes = max_bytes
+        self.samples = 0
+        self.bytes = 0
+
+    def add_samples(self, count: int) -> None:
+        self.samples += count
+        if self.max_seconds is not None and self.samples > self.max_seconds * self.rate:
+            raise AudioTooLong(self.max_seconds)
+
+    def counted(self, packets: list) -> list:
+        self.bytes += sum(packet.size for packet in packets)
+        if self.max_bytes is not None and self.bytes > self.max_bytes:
+            raise OutputTooLarge(self.max_bytes)
+        return packets
+
+
 def _audio_stream(container):
     if not container.streams.audio:
         raise AudioError("Could not decode audio file: it contains no audio stream")
     stream = container.streams.audio[0]
     stream.thread_type = "AUTO"
     return stream
-
-
-def _declared_duration(container, stream) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
 
 
 def _nearest_rate(rate: int, allowed: tuple[int, ...] | None) -> int:

@@ -9,13 +9,16 @@ one window's text with the start of the next.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from . import audio
 from .audio import WHISPER_SAMPLE_RATE
 from .types import Segment, Transcript, TranscriptionOptions, Word
 
@@ -68,17 +71,38 @@ def transcribe_chunked(
 ) -> Transcript:
     """Transcribe ``pcm`` window by window (``transcribe`` is one engine call) and stitch the results."""
     total = len(pcm) / WHISPER_SAMPLE_RATE
+    return transcribe_stream([pcm], total, transcribe, options, window=window, overlap=overlap, on_progress=on_progress)
+
+
+def transcribe_stream(
+    blocks: Iterable[np.ndarray],
+    total: float,
+    transcribe: Callable[[np.ndarray, TranscriptionOptions], Transcript],
+    options: TranscriptionOptions,
+    *,
+    window: float,
+    overlap: float,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Transcript:
+    """Like ``transcribe_chunked`` for audio arriving as consecutive 16 kHz blocks (a decoder).
+
+    ``total`` is the measured duration the windows are planned on. Only the current window is held
+    in memory, so the memory of a job does not grow with the length of its audio; samples past
+    ``total`` are never read, and a stream that ends early just ends the last window early.
+    """
     chunks = plan_chunks(total, window, overlap)
     parts: list[Transcript] = []
-    for chunk in chunks:
-        part = transcribe(chunk.samples(pcm), options)
+    used: list[Chunk] = []
+    for chunk, samples in windows(blocks, chunks):
+        part = transcribe(samples, options)
         if options.language is None and part.language and part.language_detected:
             # The first window decides the language; later windows keep it for a consistent text.
             options = TranscriptionOptions(part.language, options.prompt, options.word_timestamps)
         parts.append(part)
+        used.append(chunk)
         if on_progress:
             on_progress(chunk.index + 1, len(chunks))
-    segments = stitch(chunks, [part.segments for part in parts])
+    segments = stitch(used, [part.segments for part in parts])
     first = parts[0]
     return Transcript(
         text=" ".join(segment.text for segment in segments if segment.text).strip(),
@@ -89,6 +113,62 @@ def transcribe_chunked(
         language_detected=first.language_detected,
         language_probability=first.language_probability,
     )
+
+
+def transcribe_file_in_windows(
+    path: Path,
+    total: float,
+    transcribe: Callable[[np.ndarray, TranscriptionOptions], Transcript],
+    options: TranscriptionOptions,
+    *,
+    window: float,
+    overlap: float,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Transcript:
+    """``transcribe_stream`` over a file decoded as it goes; ``total`` is its measured duration.
+
+    The decoder is never read past the last planned window, so a file that grew (or lied) since
+    it was measured costs no more memory or time than ``total`` seconds.
+    """
+    with contextlib.closing(audio.pcm_blocks(path)) as blocks:
+        return transcribe_stream(
+            blocks, total, transcribe, options, window=window, overlap=overlap, on_progress=on_progress
+        )
+
+
+def windows(blocks: Iterable[np.ndarray], chunks: list[Chunk]) -> Iterator[tuple[Chunk, np.ndarray]]:
+    """Each planned chunk with its samples, cut from a stream of blocks.
+
+    The buffer holds the current window (plus one block): samples before the next window's start
+    are dropped as soon as the window has been handed out.
+    """
+    stream = iter(blocks)
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # stream position of buffer[0], in samples
+    exhausted = False
+    for chunk in chunks:
+        start = int(chunk.start * WHISPER_SAMPLE_RATE)
+        end = int(chunk.end * WHISPER_SAMPLE_RATE)
+        pending: list[np.ndarray] = [buffer]
+        have = offset + len(buffer)
+        while have < end and not exhausted:
+            block = next(stream, None)
+            if block is None:
+                exhausted = True
+            else:
+                pending.append(block)
+                have += len(block)
+        buffer = np.concatenate(pending) if len(pending) > 1 else buffer
+        # The stream can pass ``end`` by at most one block; the rest waits for the next window.
+        samples = buffer[max(start - offset, 0) : end - offset]
+        if len(samples) == 0 and chunk.index > 0:
+            return  # the stream ended before this window (the file is shorter than measured)
+        yield chunk, samples
+        keep_from = max(start - offset, 0)
+        if chunk.index + 1 < len(chunks):
+            keep_from = max(int(chunks[chunk.index + 1].start * WHISPER_SAMPLE_RATE) - offset, 0)
+        buffer = buffer[keep_from:].copy()
+        offset += keep_from
 
 
 def stitch(chunks: list[Chunk], chunk_segments: list[list[Segment]]) -> list[Segment]:

@@ -23,10 +23,11 @@ from django.db import OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from mlservice.api.exceptions import ServiceError
+from services.model_gate import patient
 from transcription.models import TranscriptionJob
 
 from . import audio
-from .chunking import transcribe_chunked
+from .chunking import transcribe_file_in_windows
 from .types import TranscriptionOptions, transcript_to_dict
 
 logger = logging.getLogger("mlservice.transcription.jobs")
@@ -41,10 +42,12 @@ _executor_lock = threading.Lock()
 
 def create_job(prepared, choice, options: TranscriptionOptions, response_format: str) -> TranscriptionJob:
     """Copy the audio where the workers can read it, store the job, and dispatch it."""
+    from services.transcription_service import safe_suffix
+
     job_id = uuid.uuid4()
     job_dir = Path(settings.TRANSCRIPTION_JOB_DIR)
     job_dir.mkdir(parents=True, exist_ok=True)
-    stored = job_dir / f"{job_id}{Path(prepared.filename).suffix.lower()}"
+    stored = job_dir / f"{job_id}{safe_suffix(prepared.filename)}"
     shutil.copyfile(prepared.path, stored)
     try:
         job = TranscriptionJob.objects.create(
@@ -131,7 +134,8 @@ def run_job(job_id: str) -> None:
     started = time.perf_counter()
     _update(job_id, status=TranscriptionJob.Status.RUNNING, started_at=timezone.now(), progress=0.0)
     try:
-        transcript = _transcribe(job)
+        with patient():  # a job waits for the Whisper slot; only live requests are refused
+            transcript = _transcribe(job)
     except Exception as exc:
         message = exc.message if isinstance(exc, ServiceError) else f"Transcription failed: {exc}"
         if not isinstance(exc, ServiceError | audio.AudioError):
@@ -159,14 +163,16 @@ def _transcribe(job: TranscriptionJob):
     service = get_instance()
     engine = service.openai if job.backend == service.openai.backend else service.local
     choice = EngineChoice(engine, job.model)
-    pcm = audio.decode(Path(job.audio_path))
     options = TranscriptionOptions(language=job.language or None, prompt=job.prompt or None)
 
     def progress(done: int, total: int) -> None:
         _update(job.id, chunks_done=done, chunks_total=total, progress=round(done / total, 4))
 
-    return transcribe_chunked(
-        pcm,
+    # Decoded window by window and planned on the duration measured at upload: the memory of a
+    # job is one window's, whatever the length of its audio (or what its header claims).
+    return transcribe_file_in_windows(
+        Path(job.audio_path),
+        job.duration,
         lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
         options,
         window=settings.TRANSCRIPTION_CHUNK_SECONDS,
