@@ -33,12 +33,9 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(MAKE) --no-print-directory serve
 
+## Serve without reinstalling: granian, ASGI front + Django in bounded thread pools (README "Serving model").
 serve:
-	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${MLSERVICE_DATA_DIR:-var}/prometheus}
-	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--blocking-threads 1 --backlog 2048 --no-ws \
-		--static-path-route /static --static-path-mount staticfiles \
-		mlservice.wsgi:application
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## Install and run lint + the whole test suite with coverage on embedded defaults (SQLite, local memory cache).
 ## Coverage is on by default (pytest.ini, .coveragerc).

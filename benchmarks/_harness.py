@@ -60,26 +60,22 @@ def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
 
 
 def django_command(server: str, port: int, workers: int) -> list[str]:
-    if server == "granian":
+    if server == "granian":  # what `make serve` and the Dockerfile run
         return [
-            str(BIN / "granian"),
-            "--interface",
-            "wsgi",
+            sys.executable,
+            "manage.py",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--blocking-threads",
-            "1",
-            "--backlog",
-            "2048",
-            "--no-ws",
-            "--log-level",
-            "warning",
-            "mlservice.wsgi:application",
         ]
+    if server == "granian-wsgi":  # the serving model before issue 10: 1 blocking thread per worker
+        return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--blocking-threads", "1", "--backlog", "2048", "--no-ws",
+                "--log-level", "warning", "mlservice.wsgi:application"]  # fmt: skip
     if server == "gunicorn":
         return [
             str(BIN / "gunicorn"),

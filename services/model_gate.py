@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -61,10 +62,15 @@ class ModelGate:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one of the model's run slots; raise ``Overloaded`` rather than queue without bound."""
-        self._admit()
+        """Hold one of the model's run slots; raise ``Overloaded`` rather than queue without bound.
+
+        Inside ``patient()`` (background jobs, bounded by their own runner) it waits for a slot
+        as long as it takes and is never refused.
+        """
+        waits = _patient.get()
+        self._admit(always=waits)
         try:
-            if not self._slots.acquire(timeout=self.queue_timeout):
+            if not self._slots.acquire(timeout=None if waits else self.queue_timeout):
                 self._refuse()
             with self._lock:
                 self._running += 1
@@ -82,9 +88,9 @@ class ModelGate:
         with self._lock:
             return GateStats(self._running, self._admitted - self._running, self.concurrency, self.queue, self._refused)
 
-    def _admit(self) -> None:
+    def _admit(self, always: bool = False) -> None:
         with self._lock:
-            if self._admitted >= self.concurrency + self.queue:
+            if not always and self._admitted >= self.concurrency + self.queue:
                 self._refused += 1
                 full = True
             else:
@@ -103,6 +109,19 @@ class ModelGate:
             f"The {self.name} model is busy ({reason}: {self.concurrency} running, {self.queue} queued at most); "
             f"retry after {self.retry_after} s"
         )
+
+
+_patient: ContextVar[bool] = ContextVar("model_gate_patient", default=False)
+
+
+@contextmanager
+def patient() -> Iterator[None]:
+    """Work inside waits for model slots instead of being refused (background jobs)."""
+    token = _patient.set(True)
+    try:
+        yield
+    finally:
+        _patient.reset(token)
 
 
 _gates: dict[str, ModelGate] = {}

@@ -274,6 +274,8 @@ SERVER_PROBE_THREADS = env_int("SERVER_PROBE_THREADS", 2, min_value=1, max_value
 # idle timeout (408 otherwise); slow clients wait on the event loop, never on a thread.
 SERVER_BODY_TIMEOUT_SECONDS = env_float("SERVER_BODY_TIMEOUT_SECONDS", 60.0, min_value=1.0)
 SERVER_BODY_IDLE_TIMEOUT_SECONDS = env_float("SERVER_BODY_IDLE_TIMEOUT_SECONDS", 15.0, min_value=0.5)
+# A connection whose request headers do not arrive within this long is closed (granian).
+SERVER_HEADER_TIMEOUT_SECONDS = env_float("SERVER_HEADER_TIMEOUT_SECONDS", 10.0, min_value=1.0, max_value=300.0)
 # Longest wait for a model slot before the request is refused (503 + Retry-After of about this).
 MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 10.0, min_value=0.1, max_value=600.0)
 # Local embeddings: concurrent requests are gathered into one model call for this long (dynamic
@@ -385,13 +387,7 @@ TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max
 # 25 MB is OpenAI's upload cap; larger uploads get 413 before they are read in full.
 TRANSCRIPTION_MAX_UPLOAD_BYTES = env_int("TRANSCRIPTION_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, min_value=1024)
 # Measured by decoding (never from the header), decoding stops there: a 413 that states it.
-# Measured by decoding (never from the header), decoding stops there: a 413 that states it.
 TRANSCRIPTION_MAX_DURATION_SECONDS = env_float("TRANSCRIPTION_MAX_DURATION_SECONDS", 4 * 3600.0, min_value=1.0)
-# /transcription/convert stops writing past this (413): a few KB of FLAC silence can become GB of
-# 192 kHz WAV. 128 MiB is 12 min of 44.1 kHz stereo WAV, 70 min of 16 kHz mono WAV.
-TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES = env_int(
-    "TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES", 128 * 1024 * 1024, min_value=64 * 1024
-)
 # /transcription/convert stops writing past this (413): a few KB of FLAC silence can become GB of
 # 192 kHz WAV. 128 MiB is 12 min of 44.1 kHz stereo WAV, 70 min of 16 kHz mono WAV.
 TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES = env_int(

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import override_settings
 
-from services.model_gate import ModelGate, Overloaded, gate_for
+from services.model_gate import ModelGate, Overloaded, gate_for, patient
 
 
 def _hold(gate: ModelGate, started: threading.Event, release: threading.Event) -> None:
@@ -93,3 +93,28 @@ def test_limits_come_from_settings_and_follow_overrides() -> None:
         assert (gate.concurrency, gate.queue, gate.queue_timeout, gate.retry_after) == (3, 9, 4.0, 4)
         assert gate_for("local-embeddings") is gate
     assert gate_for("local-embeddings") is not gate
+
+
+def test_patient_work_waits_for_a_slot_instead_of_being_refused() -> None:
+    gate = ModelGate("jobs-model", concurrency=1, queue=0, queue_timeout=0.01, retry_after=1)
+    release = threading.Event()
+    running = threading.Event()
+    holder = threading.Thread(target=_hold, args=(gate, running, release))
+    holder.start()
+    assert running.wait(2)
+    with pytest.raises(Overloaded), gate.slot():
+        pass
+    finished = threading.Event()
+
+    def background_job() -> None:
+        with patient(), gate.slot():
+            finished.set()
+
+    job = threading.Thread(target=background_job)
+    job.start()
+    time.sleep(0.1)
+    assert not finished.is_set() and gate.stats().waiting == 1
+    release.set()
+    job.join(5)
+    holder.join(5)
+    assert finished.is_set()

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from services.model_gate import gate_for
+
 from . import audio
 from .types import Segment, Transcript, TranscriptionOptions, Word
 
@@ -94,16 +96,18 @@ class LocalWhisperEngine:
     def transcribe_pcm(self, samples: np.ndarray, model: str, options: TranscriptionOptions) -> Transcript:
         whisper = self.load()
         language = options.language or (None if self.is_multilingual() else "en")
-        segments_iter, info = whisper.transcribe(
-            samples,
-            language=language,
-            initial_prompt=options.prompt or None,
-            word_timestamps=options.word_timestamps,
-            beam_size=settings.TRANSCRIPTION_BEAM_SIZE,
-            # Each call is one request or one chunk: do not let a hallucination carry over.
-            condition_on_previous_text=False,
-        )
-        segments = [_segment(raw) for raw in segments_iter]
+        # Whisper is CPU-bound: a bounded number of runs per process, the rest refused (503) at once.
+        with gate_for("local-whisper").slot():
+            segments_iter, info = whisper.transcribe(
+                samples,
+                language=language,
+                initial_prompt=options.prompt or None,
+                word_timestamps=options.word_timestamps,
+                beam_size=settings.TRANSCRIPTION_BEAM_SIZE,
+                # Each call is one request or one chunk: do not let a hallucination carry over.
+                condition_on_previous_text=False,
+            )
+            segments = [_segment(raw) for raw in segments_iter]  # the decoding happens here
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text).strip(),
             language=info.language,
