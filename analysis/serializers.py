@@ -34,8 +34,9 @@ class AnalysisGenerateRequestSerializer(ContractSerializer):
     prompt = NonBlankCharField()
     context = StrictCharField(required=False)
     model = StrictCharField(required=False)
-    max_tokens = StrictNumberField(required=False, default=1000, min_value=1, max_value=4000)
-    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
+    # Omitted: DEFAULT_MAX_TOKENS and DEFAULT_TEMPERATURE (services.llm_service), as every generative route.
+    max_tokens = StrictNumberField(required=False, min_value=1, max_value=4000, help_text="Default: DEFAULT_MAX_TOKENS")
+    temperature = StrictNumberField(required=False, min_value=0, max_value=2, help_text="Default: DEFAULT_TEMPERATURE")
     stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
 
 

@@ -75,7 +75,8 @@ class GenerateView(ContractView):
     def post(self, request: Request) -> Any:
         data = self.validated(request)
         service = analysis_service.get_instance()
-        args = (data["prompt"], data.get("context"), data.get("model"), int(data["max_tokens"]), data["temperature"])
+        max_tokens = int(data["max_tokens"]) if data.get("max_tokens") is not None else None
+        args = (data["prompt"], data.get("context"), data.get("model"), max_tokens, data.get("temperature"))
         if data["stream"]:
             requested = data.get("model")
 

@@ -40,8 +40,10 @@ def parse_request(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OpenAIRequestError("The request body must be a JSON object.")
     model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise OpenAIRequestError("you must provide a model parameter", "model")
+    # Omitted (or null): DEFAULT_LLM_MODEL, else the configured provider's default, as on every
+    # generative route (OpenAI itself requires it; OpenAI-compatible servers default it).
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise OpenAIRequestError("model must be a non-empty string", "model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise OpenAIRequestError("messages must be a non-empty array", "messages")
@@ -146,7 +148,7 @@ class OpenAIChatCompletionsView(APIView):
 
 
 def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, params: dict[str, Any]) -> Iterator[bytes]:
-    model = params["model"]
+    model = params["model"] or llm_service.get_instance().resolve(None).model
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         payload = {

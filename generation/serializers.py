@@ -17,14 +17,20 @@ TEXT_MODELS = [
     {"id": "gpt-4", "name": "GPT-4", "description": "Most capable model"},
 ]
 IMAGE_MODELS = [{"id": "dall-e-3", "name": "DALL-E 3", "description": "Latest image generation model"}]
+DEFAULT_MODEL_HELP = (
+    "Default: DEFAULT_LLM_MODEL, else the configured provider's default model (GET /health: config.defaultLlmModel)"
+)
+DEFAULT_MAX_TOKENS_HELP = "Default: DEFAULT_MAX_TOKENS (2000 unless set)"
+DEFAULT_TEMPERATURE_HELP = "Default: DEFAULT_TEMPERATURE (0.7 unless set)"
 
 
 class GenerationTextGenerationRequestSerializer(ContractSerializer):
     prompt = NonBlankCharField()
     system_prompt = StrictCharField(required=False)
-    max_tokens = StrictNumberField(required=False, default=1000, min_value=100, max_value=4000)
-    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
-    model = StrictChoiceField([m["id"] for m in TEXT_MODELS], required=False, default="gpt-3.5-turbo")
+    # Omitted: DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE and DEFAULT_LLM_MODEL (services.llm_service).
+    max_tokens = StrictNumberField(required=False, min_value=100, max_value=4000, help_text=DEFAULT_MAX_TOKENS_HELP)
+    temperature = StrictNumberField(required=False, min_value=0, max_value=2, help_text=DEFAULT_TEMPERATURE_HELP)
+    model = StrictChoiceField([m["id"] for m in TEXT_MODELS], required=False, help_text=DEFAULT_MODEL_HELP)
     stream = StrictBooleanField(required=False, default=False, help_text="Server-Sent Events instead of JSON")
 
 
@@ -42,9 +48,9 @@ class GenerationChatMessageSerializer(ContractSerializer):
 
 class GenerationChatRequestSerializer(ContractSerializer):
     messages = GenerationChatMessageSerializer(many=True, allow_empty=False)
-    model = StrictCharField(required=False, default="gpt-3.5-turbo", help_text="Any model name (free-form)")
-    max_tokens = StrictNumberField(required=False, default=500, min_value=100, max_value=4000)
-    temperature = StrictNumberField(required=False, default=0.7, min_value=0, max_value=2)
+    model = StrictCharField(required=False, help_text=f"Any model name (free-form). {DEFAULT_MODEL_HELP}")
+    max_tokens = StrictNumberField(required=False, min_value=100, max_value=4000, help_text=DEFAULT_MAX_TOKENS_HELP)
+    temperature = StrictNumberField(required=False, min_value=0, max_value=2, help_text=DEFAULT_TEMPERATURE_HELP)
     # The TS service accepts any value and ignores it; here exactly `true` switches to SSE.
     stream = serializers.JSONField(required=False, default=False)
 

@@ -47,16 +47,26 @@ class TextGenerationView(ContractView):
         if data.get("system_prompt"):
             messages.append({"role": "system", "content": data["system_prompt"]})
         messages.append({"role": "user", "content": data["prompt"]})
-        kwargs = {"model": data["model"], "temperature": data["temperature"], "max_tokens": int(data["max_tokens"])}
+        kwargs = _llm_parameters(data)
         llm = llm_service.get_instance()
         if data["stream"]:
 
             def final(text: str, last: ChatDelta) -> dict[str, Any]:
-                return _text_body(text, last.model or data["model"], last.usage, started)
+                return _text_body(text, last.model or llm.resolve(kwargs["model"]).model, last.usage, started)
 
             return stream_response(llm.stream_chat(messages, **kwargs), final)
         result = llm.chat(messages, **kwargs)
         return self.created(_text_body(result.content, result.model, result.usage, started))
+
+
+def _llm_parameters(data: dict[str, Any]) -> dict[str, Any]:
+    """What the request gave; None lets the LLM service apply DEFAULT_LLM_MODEL/TEMPERATURE/MAX_TOKENS."""
+    max_tokens = data.get("max_tokens")
+    return {
+        "model": data.get("model"),
+        "temperature": data.get("temperature"),
+        "max_tokens": int(max_tokens) if max_tokens is not None else None,
+    }
 
 
 def _text_body(content: str, model: str, usage: dict[str, int] | None, started: float) -> dict[str, Any]:
@@ -114,12 +124,13 @@ class ChatCompletionsView(ContractView):
     def post(self, request: Request) -> Any:
         data = self.validated(request)
         messages = [{"role": m["role"], "content": m["content"]} for m in data["messages"]]
-        kwargs = {"model": data["model"], "temperature": data["temperature"], "max_tokens": int(data["max_tokens"])}
+        kwargs = _llm_parameters(data)
         llm = llm_service.get_instance()
         if data.get("stream") is True:
 
             def final(text: str, last: ChatDelta) -> dict[str, Any]:
-                result = ChatResult(text, last.model or data["model"], last.usage or {}, last.finish_reason)
+                model = last.model or llm.resolve(kwargs["model"]).model
+                result = ChatResult(text, model, last.usage or {}, last.finish_reason)
                 return _chat_body(result)
 
             return stream_response(llm.stream_chat(messages, **kwargs), final)

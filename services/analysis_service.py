@@ -228,8 +228,8 @@ class AnalysisService:
         prompt: str,
         context: str | None = None,
         model: str | None = None,
-        max_tokens: int = 1000,
-        temperature: float = 0.7,
+        max_tokens: int | None = None,  # None: DEFAULT_MAX_TOKENS
+        temperature: float | None = None,  # None: DEFAULT_TEMPERATURE
     ) -> dict[str, Any]:
         self._check_size(prompt + (context or ""))
         result = llm_service.get_instance().chat(
@@ -247,8 +247,8 @@ class AnalysisService:
         prompt: str,
         context: str | None = None,
         model: str | None = None,
-        max_tokens: int = 1000,
-        temperature: float = 0.7,
+        max_tokens: int | None = None,  # None: DEFAULT_MAX_TOKENS
+        temperature: float | None = None,  # None: DEFAULT_TEMPERATURE
     ) -> Iterator[ChatDelta]:
         self._check_size(prompt + (context or ""))
         return llm_service.get_instance().stream_chat(

@@ -307,7 +307,8 @@ class RagService:
             {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
             {"role": "user", "content": f"Context:\n{context}\n\n---\n\nQuestion: {query}"},
         ]
-        result = llm.chat(messages, model=model or None, temperature=0.7)
+        # Temperature and max tokens: DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS (the LLM service applies them).
+        result = llm.chat(messages, model=model or None)
         body: dict[str, Any] = {"answer": result.content or "", "answerType": "generative", "model": result.model}
         total = (result.usage or {}).get("total_tokens")
         if total is not None:
