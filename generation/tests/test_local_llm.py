@@ -224,3 +224,17 @@ def test_rag_query_answers_generatively_with_the_local_llm(post_json, local_llm,
     assert response.status_code == 201, body
     assert body["answerType"] == "generative" and body["model"] == DEFAULT_MODEL and body["answer"].strip()
     assert all(c["source"] == "eiffel.txt" for c in body["citations"])
+
+
+@pytest.mark.slow
+def test_llama_cpp_listener_refuses_requests_without_its_random_key(local_llm) -> None:
+    import urllib.error
+    import urllib.request
+
+    local_llm.chat(CAPITAL, model="local", temperature=0, max_tokens=1)  # the server is up
+    address = local_llm._provider("local")._ensure_server().listening_address
+    assert address.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(f"{address}/v1/chat/completions", data=json.dumps({"messages": CAPITAL}).encode())
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10)
+    assert caught.value.code == 401
