@@ -80,11 +80,15 @@ class HealthService:
         cached = self._cached
         if cached is not None and now - cached[0] < settings.HEALTH_CACHE_SECONDS:
             return cached[1], cached[2]
+        # The reference's four keys, with the values this service really uses when a request
+        # names no model (not the raw, often empty, environment), then the effective LLM defaults.
         config: dict[str, Any] = {
             "hasOpenAiKey": bool(settings.OPENAI_API_KEY),
             "hasQdrantUrl": bool(settings.QDRANT_URL),
-            "embeddingModel": settings.EMBEDDING_MODEL,
-            "defaultLlmModel": settings.DEFAULT_LLM_MODEL,
+            "embeddingModel": _safe(_effective_embedding_model),
+            "defaultLlmModel": _safe(_effective_llm_model),
+            "defaultTemperature": settings.DEFAULT_TEMPERATURE,
+            "defaultMaxTokens": settings.DEFAULT_MAX_TOKENS,
         }
         for key, value in self._info.items():
             config[key] = _safe(value)
@@ -108,6 +112,20 @@ class HealthService:
 
     def _services(self) -> dict[str, bool]:
         return {area: bool(_safe(self._capabilities[area])) if area in self._capabilities else False for area in AREAS}
+
+
+def _effective_embedding_model() -> str:
+    from services import embedding_service
+
+    return embedding_service.get_instance().default_model_name()
+
+
+def _effective_llm_model() -> str:
+    from services import llm_service
+
+    # With no generative model configured nothing answers (services.analysis / config.llmModel say
+    # so); the contract types this key as a string, so it names what an OpenAI key would use.
+    return llm_service.get_instance().default_model() or settings.OPENAI_DEFAULT_MODEL
 
 
 def _safe(fn: Callable[[], Any]) -> Any:

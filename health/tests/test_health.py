@@ -108,3 +108,40 @@ def test_capability_flags_come_from_registrations(api):
             service.register_capability("rag", previous)
     assert body["services"]["rag"] is False
     assert body["status"] == "degraded"
+
+
+def test_health_config_shows_the_effective_defaults(api, settings):
+    # Nothing set: the values the service really uses, not the empty environment.
+    settings.EMBEDDING_MODEL = ""
+    settings.DEFAULT_LLM_MODEL = ""
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+    settings.ANTHROPIC_API_KEY = ""
+    settings.DEFAULT_TEMPERATURE = 0.7
+    settings.DEFAULT_MAX_TOKENS = 2000
+    from services import llm_service
+
+    local_default = llm_service.get_instance().default_model()  # the packaged local LLM, when enabled
+    config = api.get("/health").json()["config"]
+    assert config["embeddingModel"] == "all-MiniLM-L6-v2"
+    assert config["defaultLlmModel"] == (local_default or "gpt-4o-mini")
+    assert config["defaultTemperature"] == 0.7
+    assert config["defaultMaxTokens"] == 2000
+
+
+def test_health_config_follows_the_configuration(api, settings):
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.EMBEDDING_MODEL = ""
+    settings.DEFAULT_LLM_MODEL = ""
+    config = api.get("/health").json()["config"]
+    # As the reference with a key: OpenAI's embedding model and the OpenAI default LLM.
+    assert config["embeddingModel"] == "text-embedding-3-small"
+    assert config["defaultLlmModel"] == "gpt-4o-mini"
+    settings.DEFAULT_LLM_MODEL = "gpt-4"
+    settings.DEFAULT_TEMPERATURE = 0.2
+    settings.DEFAULT_MAX_TOKENS = 512
+    settings.EMBEDDING_MODEL = "text-embedding-3-large"
+    config = api.get("/health").json()["config"]
+    assert config["defaultLlmModel"] == "gpt-4"
+    assert config["embeddingModel"] == "text-embedding-3-large"
+    assert (config["defaultTemperature"], config["defaultMaxTokens"]) == (0.2, 512)
