@@ -10,15 +10,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MLSERVICE_DATA_DIR=/data \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    PORT=8001
+    PORT=8000
 
 WORKDIR /app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# Every requirement ships a wheel for this platform, so no compiler is needed; the extra index
-# gives the CPU build of torch (the CUDA build is several GB).
+# The runtime set (requirements.txt -> requirements/base.txt). Every requirement ships a wheel for
+# this platform, so no compiler is needed; the extra index gives the CPU build of torch (the CUDA
+# build is several GB).
+COPY requirements.txt ./
 COPY requirements/ requirements/
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 
 COPY . .
 # Build the ONNX embedding model into the image so the first request does not pay for the export.
@@ -30,10 +32,13 @@ RUN DJANGO_SECRET_KEY="build-only-not-secret-$(head -c 48 /dev/urandom | base64 
 RUN useradd --system --uid 10001 --home /app mlservice && mkdir -p /data && chown -R mlservice /data
 USER 10001
 VOLUME ["/data"]
-EXPOSE 8001
+# The guide's `docker run -p 8000:8000 ...`; PORT=8001 (as docker-compose.yml sets) listens where
+# the gateway's default ML_SERVICE_URL points.
+EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8001') + '/health', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/health', timeout=4)"]
 
 # Migrations run in the entrypoint so a fresh volume works; granian serves WSGI (see README).
+# A missing or weak DJANGO_SECRET_KEY stops `migrate` with a one-line message saying how to make one.
 CMD ["sh", "-c", "rm -rf /data/prometheus && python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]
