@@ -56,6 +56,9 @@ def server(tmp_path_factory):
         "WARM_MODELS_ON_START": "false",
         "ENABLE_REQUEST_LOGGING": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"),
+        # One trusted proxy and a small per-IP limit, for the X_Forwarded_For test.
+        "NUM_PROXIES": "1",
+        "THROTTLE_RATE_PER_IP": "3/min",
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -85,8 +88,11 @@ def test_the_server_command_is_granian_asgi():
 
 
 def test_dashed_header_authenticates(server):
-    assert _raw_get(server, "/complexity/scale", [f"X-API-Key: {KEY}"])[0] == 200
-    assert _raw_get(server, "/complexity/scale", [f"Authorization: Bearer {KEY}"])[0] == 200
+    # Each request from its own forwarded client: the per-IP limit is for the last test.
+    assert _raw_get(server, "/complexity/scale", [f"X-API-Key: {KEY}", "X-Forwarded-For: 192.0.2.1"])[0] == 200
+    assert (
+        _raw_get(server, "/complexity/scale", [f"Authorization: Bearer {KEY}", "X-Forwarded-For: 192.0.2.2"])[0] == 200
+    )
 
 
 @pytest.mark.parametrize("name", ["X_API_KEY", "X_Api_Key", "x_api-key"])
@@ -98,6 +104,24 @@ def test_underscore_spelling_does_not_authenticate(server, name):
 
 def test_underscore_spelling_does_not_override_the_dashed_one(server):
     # Whichever came last used to win in WSGI; now the underscore spelling is not seen at all.
-    assert _raw_get(server, "/complexity/scale", [f"X-API-Key: {KEY}", "X_API_KEY: wrong"])[0] == 200
+    assert (
+        _raw_get(server, "/complexity/scale", [f"X-API-Key: {KEY}", "X_API_KEY: wrong", "X-Forwarded-For: 192.0.2.3"])[
+            0
+        ]
+        == 200
+    )
     # Refused: "wrong" is checked (503 here, as this server has no key table to look it up in).
     assert _raw_get(server, "/complexity/scale", ["X-API-Key: wrong", f"X_API_KEY: {KEY}"])[0] in (401, 503)
+
+
+def test_underscore_forwarded_for_does_not_give_a_fresh_identity(server):
+    """A client rotating X_Forwarded_For after the proxy's X-Forwarded-For stays one throttled client."""
+    statuses = [
+        _raw_get(
+            server,
+            "/complexity/scale",
+            [f"X-API-Key: {KEY}", "X-Forwarded-For: 203.0.113.5", f"X_Forwarded_For: 10.0.0.{n}"],
+        )[0]
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
