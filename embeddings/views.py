@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.exceptions import BadRequest, ServiceError, contract_exception_handler, validation_messages
+from mlservice.api.exceptions import BadRequest
 from mlservice.api.views import ContractView
 from services import embedding_service
 
@@ -93,9 +90,9 @@ class ModelsView(ContractView):
 
 
 class OpenAIEmbeddingsView(ContractView):
-    """OpenAI's ``POST /v1/embeddings``: 200, ``{object: "list", data, model, usage}``, and
-    OpenAI-style error bodies (``{"error": {"message", "type", "param", "code"}}``) so OpenAI
-    clients surface our messages as they would OpenAI's."""
+    """OpenAI's ``POST /v1/embeddings``: 200, ``{object: "list", data, model, usage}``. Errors are
+    OpenAI's envelope (``{"error": {"message", "type", "param", "code"}}``, the /v1 exception
+    handler), so OpenAI clients surface our messages as they would OpenAI's."""
 
     request_serializer = s.OpenAIEmbeddingsRequestSerializer
 
@@ -121,26 +118,6 @@ class OpenAIEmbeddingsView(ContractView):
                 "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
             }
         )
-
-    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
-        return openai_exception_handler
-
-
-def openai_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, exceptions.ValidationError):
-        return _openai_error(400, "; ".join(validation_messages(exc.detail)), "invalid_request_error")
-    if isinstance(exc, exceptions.ParseError):
-        return _openai_error(400, f"Invalid JSON body: {exc.detail}", "invalid_request_error")
-    if isinstance(exc, ServiceError):
-        kind = "invalid_request_error" if exc.status_code < 500 else "api_error"
-        return _openai_error(exc.status_code, exc.message, kind)
-    response = contract_exception_handler(exc, context)
-    message = response.data.get("error", "Internal server error") if isinstance(response.data, dict) else "error"
-    return _openai_error(response.status_code, str(message), "api_error")
-
-
-def _openai_error(status: int, message: str, kind: str) -> Response:
-    return Response({"error": {"message": message, "type": kind, "param": None, "code": None}}, status=status)
 
 
 def _floats(vector: np.ndarray) -> np.ndarray:

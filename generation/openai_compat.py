@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from mlservice.api.exceptions import ServiceError
+from mlservice.api.exceptions import BadRequest, ServiceError
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
 from services import llm_service
@@ -27,7 +27,6 @@ from services.llm.base import ChatDelta
 from .serializers import OpenAIChatCompletionSerializer
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}
 
 
 class OpenAIRequestError(ValueError):
@@ -94,13 +93,10 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | 
     return float(value)
 
 
-def error_response(status: int, message: str, param: str | None = None) -> HttpResponse:
-    body = {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": param, "code": None}}
-    return HttpResponse(dumps(body), status=status, content_type="application/json")
-
-
 class OpenAIChatCompletionsView(APIView):
     # OpenAI clients send `Authorization: Bearer <key>`; access control is the project's API-key layer.
+    # Every failure (auth, bad JSON, validation, provider) is raised: the /v1 exception handler
+    # (mlservice.api.exceptions.openai_exception_handler) answers it in OpenAI's envelope.
     @extend_schema(
         request={"application/json": {"type": "object"}},
         responses={
@@ -116,18 +112,15 @@ class OpenAIChatCompletionsView(APIView):
         try:
             params = parse_request(request.data)
         except OpenAIRequestError as exc:
-            return error_response(400, str(exc), exc.param)
+            raise BadRequest(str(exc), param=exc.param) from exc
         llm = llm_service.get_instance()
         call = {key: params[key] for key in ("model", "temperature", "max_tokens", "json_mode")}
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        try:
-            if params["stream"]:
-                deltas = prefetch(llm.stream_chat(params["messages"], **call))
-                return sse_response(_chunks(deltas, completion_id, created, params))
-            result = llm.chat(params["messages"], **call)
-        except ServiceError as exc:
-            return error_response(exc.status_code, exc.message)
+        if params["stream"]:
+            deltas = prefetch(llm.stream_chat(params["messages"], **call))
+            return sse_response(_chunks(deltas, completion_id, created, params))
+        result = llm.chat(params["messages"], **call)
         body = {
             "id": completion_id,
             "object": "chat.completion",

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from mlservice.api.exceptions import BadRequest, ServiceError, ServiceUnavailable
+from mlservice.api.exceptions import BadRequest, NotConfigured, ServiceError
 from services.embeddings.base import EmbeddingProvider, EmbeddingResult, ModelInfo
 from services.embeddings.cache import VectorCache
 from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS
@@ -188,7 +188,7 @@ class EmbeddingService:
             return LOCAL_MODEL_NAME, "local", self._local()
         if name in OPENAI_MODEL_IDS or name in self._extra_openai_models():
             if not self.openai_configured():
-                raise ServiceUnavailable(
+                raise NotConfigured(
                     f"OpenAI client not initialized - check OPENAI_API_KEY: model {name} needs an OpenAI key "
                     f"(or OPENAI_BASE_URL for an OpenAI-compatible server); the local model {LOCAL_MODEL_NAME} "
                     "works without one"

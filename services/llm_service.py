@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.api.exceptions import NotConfigured
 
 from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
@@ -99,7 +99,7 @@ class LLMService:
         """Which provider serves ``model`` (or the default), following the module's routing rules."""
         default = self.default_model()
         if default is None:
-            raise ServiceUnavailable(NOT_CONFIGURED)
+            raise NotConfigured(NOT_CONFIGURED)
         name = (model or "").strip() or default
         route = self._route_for(name)
         if route is not None:
@@ -109,7 +109,7 @@ class LLMService:
             if fallback is not None:
                 logger.info("model %s has no configured provider; using %s", name, default)
                 return fallback
-        raise ServiceUnavailable(self._missing_provider_message(name))
+        raise NotConfigured(self._missing_provider_message(name))
 
     def _route_for(self, name: str) -> Route | None:
         if local_models.is_enabled() and (name in LOCAL_NAMES or name == local_models.model_name()):

@@ -3,6 +3,10 @@
 - validation: 400 ``{"success": false, "error": "Bad Request", "message": [...], "statusCode": 400}``
 - runtime/service failures: ``{"success": false, "error": "<message>", "statusCode": <status>}``
 - anything unexpected: 500 with a generic message; the traceback goes to the log, never the client.
+
+Routes under ``/v1/`` speak OpenAI's wire format instead (``openai_exception_handler``): the same
+statuses and headers in OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``, plus
+``x-should-retry: false`` on errors no retry can cure, which OpenAI's SDKs honour.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ class ServiceError(exceptions.APIException):
 
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "Internal server error"
+    # Whether a client should try again; None lets the status decide (429 and 5xx: yes).
+    retryable: bool | None = None
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(self, message: str, status_code: int | None = None, *, param: str | None = None) -> None:
         if status_code is not None:
             self.status_code = status_code
         self.message = message
+        self.param = param  # the offending request field, for OpenAI's error envelope
         super().__init__(detail=message)
 
 
@@ -60,6 +67,12 @@ class ServiceUnavailable(ServiceError):
     """A dependency is down or not configured: 503."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class NotConfigured(ServiceUnavailable):
+    """503 that only an operator can cure (no provider or model configured): clients must not retry."""
+
+    retryable = False
 
 
 def error_body(status_code: int, error: str, message: Any = None) -> dict[str, Any]:
@@ -107,7 +120,62 @@ def _with_field(field: str, message: str) -> str:
     return f"{field} {message}"
 
 
+OPENAI_PATH_PREFIX = "/v1/"
+# OpenAI's SDKs retry these statuses (and every 5xx) unless told ``x-should-retry: false``.
+_RETRIED_STATUSES = frozenset({408, 409, 429})
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+
+
 def contract_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: the contract's error body, or OpenAI's on ``/v1/*`` routes."""
+    request = context.get("request")
+    if request is not None and is_openai_path(request.path_info):
+        return openai_exception_handler(exc, context)
+    return _contract_response(exc)
+
+
+def is_openai_path(path: str) -> bool:
+    """Routes under /v1/ speak OpenAI's wire format (mlservice/urls.py serves them at the root only)."""
+    return path.startswith(OPENAI_PATH_PREFIX)
+
+
+def openai_exception_handler(exc: Exception, context: dict[str, Any] | None = None) -> Response:
+    """Every /v1/* failure (validation, bad JSON, auth, throttling, service errors) in OpenAI's
+    envelope, with the contract's status and headers (Retry-After, WWW-Authenticate) kept."""
+    response = _contract_response(exc)
+    message = _openai_message(exc, response.data)
+    response.data = openai_error_body(response.status_code, message, getattr(exc, "param", None))
+    if not _retryable(exc, response.status_code):
+        response["x-should-retry"] = "false"
+    return response
+
+
+def openai_error_body(status_code: int, message: str, param: str | None = None) -> dict[str, Any]:
+    kind = _OPENAI_TYPES.get(status_code, "invalid_request_error" if status_code < 500 else "api_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": _OPENAI_CODES.get(status_code)}}
+
+
+def _openai_message(exc: Exception, contract_body: Any) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "; ".join(validation_messages(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return "Invalid JSON body: " + str(exc.detail).removeprefix("Malformed JSON: ")
+    if not isinstance(contract_body, dict):
+        return "Internal server error"
+    # The contract puts a ServiceError's text in "error" and an APIException's detail in "message".
+    message = contract_body.get("message") or contract_body.get("error") or ""
+    return "; ".join(map(str, message)) if isinstance(message, list) else str(message)
+
+
+def _retryable(exc: Exception, status_code: int) -> bool:
+    explicit = getattr(exc, "retryable", None)
+    if explicit is not None:
+        return bool(explicit)
+    return status_code in _RETRIED_STATUSES or status_code >= 500
+
+
+def _contract_response(exc: Exception) -> Response:
     response = _handle(exc)
     headers = getattr(exc, "auth_header", None)
     if headers:
@@ -144,19 +212,30 @@ def json_error(status_code: int, error: str, message: Any = None) -> JsonRespons
     return JsonResponse(error_body(status_code, error, message), status=status_code)
 
 
+def request_error(request: HttpRequest, status_code: int, error: str, message: Any = None) -> JsonResponse:
+    """Errors Django answers outside DRF (unknown route, 500, oversized body): same language as the views."""
+    if not is_openai_path(request.path_info):
+        return json_error(status_code, error, message)
+    text = "; ".join(message) if isinstance(message, list) else str(message or error)
+    response = JsonResponse(openai_error_body(status_code, text), status=status_code)
+    if status_code < 500 and status_code not in _RETRIED_STATUSES:
+        response["x-should-retry"] = "false"
+    return response
+
+
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(404, "Not Found", f"Cannot {request.method} {request.path}")
+    return request_error(request, 404, "Not Found", f"Cannot {request.method} {request.path}")
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
-    return json_error(500, "Internal server error")
+    return request_error(request, 500, "Internal server error")
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
-        return json_error(413, "Request body is too large")
-    return json_error(400, "Bad Request", ["Bad Request"])
+        return request_error(request, 413, "Request body is too large")
+    return request_error(request, 400, "Bad Request", ["Bad Request"])
 
 
 def permission_denied_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(403, "Forbidden", "You do not have permission to perform this action.")
+    return request_error(request, 403, "Forbidden", "You do not have permission to perform this action.")
