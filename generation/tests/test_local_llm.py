@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -232,9 +233,24 @@ def test_llama_cpp_listener_refuses_requests_without_its_random_key(local_llm) -
     import urllib.request
 
     local_llm.chat(CAPITAL, model="local", temperature=0, max_tokens=1)  # the server is up
-    address = local_llm._provider("local")._ensure_server().listening_address
+    address = local_llm._provider("local")._ensure_server()[0].listening_address
     assert address.startswith("http://127.0.0.1:")
     request = urllib.request.Request(f"{address}/v1/chat/completions", data=json.dumps({"messages": CAPITAL}).encode())
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10)
     assert caught.value.code == 401
+
+
+@pytest.mark.slow
+def test_closing_a_stream_stops_the_generation_and_frees_the_gate(local_llm, settings) -> None:
+    from services.model_gate import gate_for
+
+    settings.LOCAL_LLM_MAX_TOKENS = 400
+    story = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+    deltas = local_llm.stream_chat(story, model="local", temperature=0)
+    assert next(deltas).content  # the client read one piece, then went away
+    assert gate_for("local-llm").stats().running == 1
+    started = time.perf_counter()
+    deltas.close()
+    assert time.perf_counter() - started < 5, "the generation stops at the next token, not after 400"
+    assert gate_for("local-llm").stats().running == 0

@@ -44,20 +44,15 @@ class LocalChatProvider:
         atexit.register(self.close)
 
     # --- server lifecycle -------------------------------------------------------------------
-    def model(self) -> local_models.LocalModel:
-        self._ensure_server()
-        assert self._model is not None
-        return self._model
-
-    def _ensure_server(self) -> Any:
-        if self._server is not None:
-            return self._server
+    def _ensure_server(self) -> tuple[Any, str]:
+        """The running server and the name of its model, started on first use."""
         with self._lock:
             if self._server is None:
                 model = local_models.resolve_model()
                 self._server = _start_server(model)
                 self._model = model
-            return self._server
+            assert self._model is not None
+            return self._server, self._model.name
 
     def close(self) -> None:
         """Stop llama.cpp's loop and free the model (the native destructor joins its threads)."""
@@ -68,7 +63,7 @@ class LocalChatProvider:
     # --- chat -------------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResult:
         with gate_for(GATE).slot():
-            server = self._ensure_server()
+            server, name = self._ensure_server()
             try:
                 answer = server.handle_chat_completions(self._body(request))
             except (TypeError, ValueError, RuntimeError) as exc:
@@ -78,7 +73,7 @@ class LocalChatProvider:
         usage = answer.get("usage") or {}
         return ChatResult(
             content=(choice.get("message") or {}).get("content") or "",
-            model=self.model().name,
+            model=name,
             usage=make_usage(usage.get("prompt_tokens"), usage.get("completion_tokens")),
             finish_reason=choice.get("finish_reason"),
         )
@@ -91,7 +86,7 @@ class LocalChatProvider:
     def _stream(self, body: dict[str, Any]) -> Iterator[ChatDelta]:
         """llama.cpp streams through a blocking callback: a thread runs it and hands chunks over."""
         with gate_for(GATE).slot():
-            server = self._ensure_server()
+            server, name = self._ensure_server()
             chunks: queue.Queue[Any] = queue.Queue()
             cancelled = threading.Event()
 
@@ -110,25 +105,10 @@ class LocalChatProvider:
             worker = threading.Thread(target=run, name="local-llm-stream", daemon=True)
             worker.start()
             try:
-                yield from self._deltas(chunks)
+                yield from _deltas(chunks, name)
             finally:
                 cancelled.set()
                 worker.join()
-
-    def _deltas(self, chunks: queue.Queue[Any]) -> Iterator[ChatDelta]:
-        usage, finish_reason = make_usage(0, 0), None
-        while (chunk := chunks.get()) is not _END:
-            if isinstance(chunk, Exception):
-                raise UpstreamError(f"The local LLM failed: {chunk}")
-            _raise_for_error(chunk)
-            if chunk.get("usage"):
-                usage = make_usage(chunk["usage"].get("prompt_tokens"), chunk["usage"].get("completion_tokens"))
-            for choice in chunk.get("choices") or []:
-                finish_reason = choice.get("finish_reason") or finish_reason
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    yield ChatDelta(content=content)
-        yield ChatDelta(usage=usage, finish_reason=finish_reason, model=self.model().name, done=True)
 
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:
@@ -141,6 +121,22 @@ class LocalChatProvider:
         if request.json_mode:
             body["response_format"] = {"type": "json_object"}  # llama.cpp enforces it with a grammar
         return body
+
+
+def _deltas(chunks: queue.Queue[Any], model: str) -> Iterator[ChatDelta]:
+    usage, finish_reason = make_usage(0, 0), None
+    while (chunk := chunks.get()) is not _END:
+        if isinstance(chunk, Exception):
+            raise UpstreamError(f"The local LLM failed: {chunk}")
+        _raise_for_error(chunk)
+        if chunk.get("usage"):
+            usage = make_usage(chunk["usage"].get("prompt_tokens"), chunk["usage"].get("completion_tokens"))
+        for choice in chunk.get("choices") or []:
+            finish_reason = choice.get("finish_reason") or finish_reason
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                yield ChatDelta(content=content)
+    yield ChatDelta(usage=usage, finish_reason=finish_reason, model=model, done=True)
 
 
 def _start_server(model: local_models.LocalModel) -> Any:
