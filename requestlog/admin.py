@@ -36,7 +36,8 @@ class UsageDailyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CacheEntry)
-class CacheEntryAdmin(admin.ModelAdmin):
+class CacheEntryAdmin(ReadOnlyAdmin):
+    # The shared ml_service_cache table (contract section 7): written by the services, never by hand.
     list_display = ("cache_key", "endpoint", "hit_count", "last_hit_at", "expires_at", "size_bytes")
     search_fields = ("cache_key", "endpoint")
     readonly_fields = ("request_hash", "response_data", "hit_count", "last_hit_at", "size_bytes", "created_at")
