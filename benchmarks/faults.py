@@ -1,7 +1,7 @@
 """Fault injection against the real services of this machine (issue 7). Run as root, not in CI:
 it stops and restarts the machine's Redis and PostgreSQL.
 
-Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill]
+Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill,lying-flac]
 
 1. redis:    Redis stopped -> requests are still served (cache degrades to none), /ready 503;
              Redis back -> /ready 200.
@@ -9,6 +9,10 @@ Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill]
              PostgreSQL back -> /ready 200 and the document indexed before is still found.
 3. kill:     the server is killed (SIGKILL) in the middle of indexing a large document -> after a
              restart, the document has no chunks at all (no partial document) and re-indexing works.
+4. lying-flac: FLACs whose STREAMINFO claims 10 s (issue 12), sent to a server whose processes run
+             under an address-space limit (prlimit --as): 5 h of audio -> a clear 413 stating the
+             duration limit on /transcribe and /convert; 5 min -> a background job that completes.
+             The workers' peak RSS (VmHWM) stays bounded throughout.
 """
 
 from __future__ import annotations
@@ -75,12 +79,12 @@ def _wait(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-de
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+def server(env: dict[str, str], wrapper: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     process = subprocess.Popen(
-        django_command("granian", port, 2),
+        [*wrapper, *django_command("granian", port, 2)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -195,17 +199,121 @@ def _quiet_post(url: str, body: dict) -> int:
         return 0
 
 
+# --- lying-flac
+# Each server process may map 3 GiB (a worker maps ~1.7 GiB after a transcription, ~350 MB
+# resident); the 5 h file decoded whole is 1.1 GB of float32 and its log-mel features several GB.
+LYING_FLAC_AS_LIMIT = 3 * 1024**3
+LYING_FLAC_MAX_RSS = 1024**3
+
+
+def lying_flac_scenario() -> None:
+    print(f"lying-flac: FLACs that claim 10 s, server under prlimit --as={LYING_FLAC_AS_LIMIT}")
+    from transcription.tests.lying_audio import lying_flac
+
+    with tempfile.TemporaryDirectory() as folder:
+        # Production settings on SQLite, no Redis: jobs run in the server's own processes, so
+        # their memory is in the RSS measured below.
+        env = server_env(folder, ACCESS_LOG="false")
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        five_hours = lying_flac(Path(folder) / "five-hours.flac", 5 * 3600, claimed_seconds=10)
+        five_minutes = lying_flac(Path(folder) / "five-minutes.flac", 300, claimed_seconds=10)
+        print(f"  files: 5 h = {five_hours.stat().st_size} bytes, 5 min = {five_minutes.stat().st_size} bytes")
+        wrapper = ("prlimit", f"--as={LYING_FLAC_AS_LIMIT}", "--")
+        with server(env, wrapper) as (base, process):
+            client = httpx.Client(base_url=base, timeout=600)
+            limit = int(float(env.get("TRANSCRIPTION_MAX_DURATION_SECONDS", 4 * 3600)))
+            expected = f"Audio is too long: more than {limit} s of decoded audio (limit {limit} s)"
+            for route, extra in (
+                ("/api/v1/transcription/transcribe", {}),
+                ("/api/v1/transcription/convert", {"target_format": "wav"}),
+            ):
+                started = time.monotonic()
+                response = _post_file(client, route, five_hours, extra)
+                body = _json(response)
+                check(
+                    f"5 h claiming 10 s on {route.rsplit('/', 1)[-1]}: 413 stating the limit",
+                    response.status_code == 413 and body.get("error") == expected and body.get("statusCode") == 413,
+                    f"{response.status_code} {str(body)[:160]} in {time.monotonic() - started:.1f}s",
+                )
+            response = _post_file(client, "/api/v1/transcription/transcribe", five_minutes, {})
+            queued = _json(response).get("job", {})
+            check(
+                "5 min claiming 10 s: a background job on its real length",
+                response.status_code == 202 and abs(queued.get("duration", 0) - 300) < 1,
+                f"{response.status_code} {str(queued)[:160]}",
+            )
+            job = _wait_for_job(client, queued.get("statusUrl")) if response.status_code == 202 else {}
+            check("the job completes", job.get("status") == "completed", f"{job.get('status')} {job.get('error', '')}")
+            alive = client.get("/live").status_code == 200 and process.poll() is None
+            check("the server is still up", alive)
+            peak = _peak_rss(process.pid)
+            check(
+                f"peak RSS of the server's processes under {LYING_FLAC_MAX_RSS // 2**20} MiB",
+                0 < peak < LYING_FLAC_MAX_RSS,
+                f"VmHWM {peak / 2**20:.0f} MiB",
+            )
+
+
+def _post_file(client: httpx.Client, route: str, path: Path, fields: dict[str, str]) -> httpx.Response:
+    with path.open("rb") as handle:
+        return client.post(route, files={"file": (path.name, handle, "audio/flac")}, data=fields)
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _wait_for_job(client: httpx.Client, url: str | None, timeout: float = 900.0) -> dict:
+    deadline = time.monotonic() + timeout
+    job: dict = {}
+    while url and time.monotonic() < deadline:
+        job = _json(client.get(url)).get("job", {})
+        if job.get("status") in ("completed", "failed"):
+            break
+        time.sleep(1.0)
+    return job
+
+
+def _peak_rss(root: int) -> int:
+    """The largest VmHWM (peak resident set, bytes) among ``root`` and its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    peak, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+    return peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="redis,postgres,kill")
+    parser.add_argument("--only", default="redis,postgres,kill,lying-flac")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("faults.py stops system services: run it as root")
     with tempfile.TemporaryDirectory() as data_dir:
-        env = environment(data_dir, DJANGO_SECRET_KEY=secrets.token_urlsafe(64))
         scenarios = {"redis": redis_scenario, "postgres": postgres_scenario, "kill": kill_scenario}
-        for name in args.only.split(","):
-            scenarios[name](env)
+        names = args.only.split(",")
+        # lying-flac needs no PostgreSQL (nor pgvector): only the scenarios that do build its database.
+        env = environment(data_dir, DJANGO_SECRET_KEY=secrets.token_urlsafe(64)) if set(names) & set(scenarios) else {}
+        for name in names:
+            if name == "lying-flac":
+                lying_flac_scenario()
+            else:
+                scenarios[name](env)
     failed = [name for name, ok, _ in RESULTS if not ok]
     print(f"\n{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

@@ -257,9 +257,9 @@ class _Budget:
 def _audio_stream(container):
     if not container.streams.audio:
         raise AudioError("Could not decode audio file: it contains no audio stream")
-    stream = container.streams.audio[0]
-    stream.thread_type = "AUTO"
-    return stream
+    # FFmpeg's default (slice) threading: frame threading ("AUTO") made FLAC decode 3x slower
+    # (1 h of 16 kHz FLAC: 10.7 s against 3.0 s), and every upload is decoded in full to measure it.
+    return container.streams.audio[0]
 
 
 def _nearest_rate(rate: int, allowed: tuple[int, ...] | None) -> int:
