@@ -42,7 +42,7 @@ def test_concurrent_requests_share_one_model_call_and_get_their_own_rows() -> No
     assert batcher.stats().batched_requests == len(requests)
 
 
-def test_a_call_never_exceeds_max_texts_and_a_big_request_runs_alone() -> None:
+def test_a_call_never_exceeds_max_texts_and_a_big_request_is_run_in_slices() -> None:
     calls: list[list[str]] = []
     batcher = DynamicBatcher(
         _fake_encode(calls), name="fake", window_seconds=0.02, max_texts=4, max_queue=32, queue_timeout=5
@@ -51,8 +51,30 @@ def test_a_call_never_exceeds_max_texts_and_a_big_request_runs_alone() -> None:
     with ThreadPoolExecutor(len(requests)) as pool:
         results = list(pool.map(batcher.encode, requests))
     assert [r.vectors[:, 1].astype(int).tolist() for r in results] == [[ord(c) for c in t] for t in requests]
-    assert all(len(call) <= 4 for call in calls if len(call) != 5)
-    assert ["d", "e", "f", "g", "h"] in calls
+    assert [r.token_counts for r in results] == [[1] * len(t) for t in requests]
+    assert all(len(call) <= 4 for call in calls)
+    assert sorted(t for call in calls for t in call) == list("abcdefghi")
+
+
+def test_a_short_request_is_not_stuck_behind_a_large_one() -> None:
+    calls: list[list[str]] = []
+    batcher = DynamicBatcher(
+        _fake_encode(calls, delay=0.05), name="fake", window_seconds=0, max_texts=4, max_queue=32, queue_timeout=5
+    )
+    finished: dict[str, float] = {}
+
+    def timed(name: str, texts: list[str]) -> None:
+        batcher.encode(texts)
+        finished[name] = time.perf_counter()
+
+    with ThreadPoolExecutor(2) as pool:
+        big = pool.submit(timed, "big", [f"t{i}" for i in range(40)])
+        time.sleep(0.08)
+        small = pool.submit(timed, "small", ["s"])
+        big.result(10)
+        small.result(10)
+    assert finished["small"] < finished["big"]
+    assert max(len(call) for call in calls) <= 4
 
 
 def test_full_queue_is_refused_at_once() -> None:

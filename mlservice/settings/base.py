@@ -277,7 +277,7 @@ SERVER_BODY_IDLE_TIMEOUT_SECONDS = env_float("SERVER_BODY_IDLE_TIMEOUT_SECONDS",
 # A connection whose request headers do not arrive within this long is closed (granian).
 SERVER_HEADER_TIMEOUT_SECONDS = env_float("SERVER_HEADER_TIMEOUT_SECONDS", 10.0, min_value=1.0, max_value=300.0)
 # Longest wait for a model slot before the request is refused (503 + Retry-After of about this).
-MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 10.0, min_value=0.1, max_value=600.0)
+MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 30.0, min_value=0.1, max_value=600.0)
 # Local embeddings: concurrent requests are gathered into one model call for this long (dynamic
 # batching, as Infinity and TEI do); 0 turns it off. At most EMBEDDING_BATCH_MAX_TEXTS per call.
 EMBEDDING_BATCH_WINDOW_MS = env_float("EMBEDDING_BATCH_WINDOW_MS", 2.0, min_value=0.0, max_value=1000.0)
@@ -313,6 +313,11 @@ EMBEDDING_CACHE_TIMEOUT = env_int("EMBEDDING_CACHE_TIMEOUT", 0, min_value=0)  # 
 EMBEDDING_CACHE_RETRY_SECONDS = env_int("EMBEDDING_CACHE_RETRY_SECONDS", 30, min_value=0)
 # Inputs per request on the OpenAI-format endpoint POST /v1/embeddings (OpenAI's own limit).
 EMBEDDING_MAX_INPUTS = env_int("EMBEDDING_MAX_INPUTS", 2048, min_value=1, max_value=100_000)
+# Characters per embedded text (/embeddings/*, /v1/embeddings, RAG queries and whole documents) and
+# per request over all its texts; longer is 413 before tokenising. A tokenizer reads all of a text
+# although the local model keeps 256 tokens (about 1-2k characters; OpenAI's models 8191 tokens).
+EMBEDDING_MAX_TEXT_CHARS = env_int("EMBEDDING_MAX_TEXT_CHARS", 100_000, min_value=1000)
+EMBEDDING_MAX_REQUEST_CHARS = env_int("EMBEDDING_MAX_REQUEST_CHARS", 1_000_000, min_value=1000)
 
 # --- RAG (issue 4)
 # Vector store: auto = Qdrant when QDRANT_URL is set, pgvector on PostgreSQL, else embedded (DATA_DIR).

@@ -39,6 +39,14 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     result: Encoded | None = None
     error: BaseException | None = None
+    #: Texts handed to the model so far; a large request is run in slices (see ``_next_batch``).
+    taken: int = 0
+    parts: list[Encoded] = field(default_factory=list)
+    remaining_parts: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.taken > 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class DynamicBatcher:
             self._cond.notify_all()
         if not pending.done.wait(self.queue_timeout):
             with self._cond:
-                still_queued = pending in self._queue
+                still_queued = not pending.started
                 if still_queued:
                     self._queue.remove(pending)
                     self._refused += 1
@@ -113,7 +121,12 @@ class DynamicBatcher:
             batch = self._next_batch()
             self._run(batch)
 
-    def _next_batch(self) -> list[_Pending]:
+    def _next_batch(self) -> list[tuple[_Pending, int, int]]:
+        """Up to ``max_texts`` texts from the queue as (request, start, end) slices.
+
+        A request larger than one call is run slice by slice, going to the back of the queue
+        between slices, so short requests are not stuck behind a 100-text batch.
+        """
         with self._cond:
             while not self._queue:
                 self._cond.wait()
@@ -121,40 +134,71 @@ class DynamicBatcher:
             deadline = self._queue[0].arrived + self.window_seconds
             while self._queued_texts() < self.max_texts:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or not self._queue:
                     break
                 self._cond.wait(remaining)
-            batch = [self._queue.popleft()]
-            size = len(batch[0].texts)
-            while self._queue and size + len(self._queue[0].texts) <= self.max_texts:
-                size += len(self._queue[0].texts)
-                batch.append(self._queue.popleft())
+            batch: list[tuple[_Pending, int, int]] = []
+            budget = self.max_texts
+            for item in list(self._queue):
+                if budget <= 0:
+                    break
+                start = item.taken
+                end = min(len(item.texts), start + budget)
+                batch.append((item, start, end))
+                item.taken = end
+                item.remaining_parts += 1
+                budget -= end - start
+                self._queue.remove(item)
+                if end < len(item.texts):
+                    self._queue.append(item)  # the rest of a large request waits its turn
             self._model_calls += 1
             self._batched_requests += len(batch)
             return batch
 
     def _queued_texts(self) -> int:
-        return sum(len(item.texts) for item in self._queue)
+        return sum(len(item.texts) - item.taken for item in self._queue)
 
-    def _run(self, batch: list[_Pending]) -> None:
-        texts = [text for item in batch for text in item.texts]
+    def _run(self, batch: list[tuple[_Pending, int, int]]) -> None:
+        texts = [text for item, start, end in batch for text in item.texts[start:end]]
         try:
-            encoded = self._encode(texts)
+            encoded = self._encode(texts) if texts else None
         except BaseException as exc:  # every waiting request must hear about it
-            for item in batch:
-                item.error = exc
-                item.done.set()
+            for item, _, _ in batch:
+                self._fail(item, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        start = 0
-        for item in batch:
-            end = start + len(item.texts)
+        offset = 0
+        for item, start, end in batch:
+            size = end - start
+            if encoded is not None and size:
+                item.parts.append(
+                    Encoded(
+                        vectors=encoded.vectors[offset : offset + size],
+                        token_counts=encoded.token_counts[offset : offset + size],
+                    )
+                )
+            offset += size
+            self._finish_part(item)
+
+    def _finish_part(self, item: _Pending) -> None:
+        with self._cond:
+            item.remaining_parts -= 1
+            complete = item.taken == len(item.texts) and item.remaining_parts == 0 and item.error is None
+        if complete:
+            vectors = [part.vectors for part in item.parts]
             item.result = Encoded(
-                vectors=np.ascontiguousarray(encoded.vectors[start:end]), token_counts=encoded.token_counts[start:end]
+                vectors=np.ascontiguousarray(np.concatenate(vectors)) if vectors else np.zeros((0, 0), np.float32),
+                token_counts=[count for part in item.parts for count in part.token_counts],
             )
-            start = end
             item.done.set()
+
+    def _fail(self, item: _Pending, exc: BaseException) -> None:
+        with self._cond:
+            item.error = exc
+            if item in self._queue:
+                self._queue.remove(item)
+        item.done.set()
 
     def _overloaded(self, reason: str) -> Overloaded:
         return Overloaded(
