@@ -140,7 +140,7 @@ def windows(blocks: Iterable[np.ndarray], chunks: list[Chunk]) -> Iterator[tuple
     """Each planned chunk with its samples, cut from a stream of blocks.
 
     The buffer holds the current window (plus one block): samples before the next window's start
-    are dropped as soon as the window has been handed out.
+    are let go as soon as the window has been handed out.
     """
     stream = iter(blocks)
     buffer = np.zeros(0, dtype=np.float32)
@@ -167,7 +167,9 @@ def windows(blocks: Iterable[np.ndarray], chunks: list[Chunk]) -> Iterator[tuple
         keep_from = max(start - offset, 0)
         if chunk.index + 1 < len(chunks):
             keep_from = max(int(chunks[chunk.index + 1].start * WHISPER_SAMPLE_RATE) - offset, 0)
-        buffer = buffer[keep_from:].copy()
+        # A view, not a copy: it keeps at most the last concatenated window alive, and a caller's
+        # whole signal (``transcribe_chunked``) is never copied at all.
+        buffer = buffer[keep_from:]
         offset += keep_from
 
 
