@@ -14,26 +14,45 @@ from mlservice.api.fields import (
     StrictChoiceField,
     StrictNumberField,
     StringListField,
+    check_text_chars,
+    check_texts_chars,
 )
 from mlservice.api.serializers import ContractSerializer
 
 MAX_BATCH_TEXTS = 100
 
 
+# Texts longer than EMBEDDING_MAX_TEXT_CHARS (or, together, EMBEDDING_MAX_REQUEST_CHARS) are 413.
 class GenerateRequestSerializer(ContractSerializer):
-    text = NonBlankCharField()
+    text = NonBlankCharField(help_text="At most EMBEDDING_MAX_TEXT_CHARS (100,000) characters")
     model = StrictCharField(required=False, help_text="Default: EMBEDDING_MODEL, see GET /embeddings/models")
+
+    def validate_text(self, value: str) -> str:
+        check_text_chars(value, "text")
+        return value
 
 
 class BatchRequestSerializer(ContractSerializer):
     texts = StringListField(max_length=MAX_BATCH_TEXTS, help_text="Up to 100 texts; blank ones are dropped")
     model = StrictCharField(required=False)
 
+    def validate_texts(self, value: list[str]) -> list[str]:
+        check_texts_chars(value, "texts")
+        return value
+
 
 class SimilarityRequestSerializer(ContractSerializer):
     text1 = NonBlankCharField()
     text2 = NonBlankCharField()
     model = StrictCharField(required=False)
+
+    def validate_text1(self, value: str) -> str:
+        check_text_chars(value, "text1")
+        return value
+
+    def validate_text2(self, value: str) -> str:
+        check_text_chars(value, "text2")
+        return value
 
 
 class GenerateResponseSerializer(serializers.Serializer):
@@ -88,6 +107,7 @@ class EmbeddingInputField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, str):
+            check_text_chars(data, "input")
             return {"texts": [data], "single": True}
         if not isinstance(data, list):
             self.fail("invalid")
@@ -102,6 +122,7 @@ class EmbeddingInputField(serializers.Field):
         limit = settings.EMBEDDING_MAX_INPUTS
         if len(data) > limit:
             self.fail("too_many", max=limit)
+        check_texts_chars(data, "input")
         return {"texts": list(data), "single": False}
 
     def to_representation(self, value: Any) -> Any:

@@ -14,29 +14,19 @@ from mlservice.api.fields import (
     StringListField,
 )
 from mlservice.api.serializers import ContractSerializer
-from services.rag_service import MODES
-
-MAX_FILTER_VALUES = 100
+from services.rag_service import MAX_FILTER_KEYS, MAX_SOURCE_TYPES, MODES, metadata_filter_problem
 
 
 class MetadataFilterField(StrictDictField):
     """``{"key": value}`` or ``{"key": [values]}``: values every backend can match exactly
-    (Qdrant matches only strings, integers and booleans; a nested object binds nowhere)."""
-
-    default_error_messages = {
-        **StrictDictField.default_error_messages,
-        "bad_value": "values must be strings, integers, booleans or non-empty lists of them",
-        "too_many": f"a filter may list at most {MAX_FILTER_VALUES} values per key",
-    }
+    (Qdrant matches only strings, integers and booleans; a nested object binds nowhere), at most
+    ``MAX_FILTER_KEYS`` keys, integers within 64 bits (``rag_service.metadata_filter_problem``)."""
 
     def to_internal_value(self, data: object) -> dict:
         filters = super().to_internal_value(data)
-        for wanted in filters.values():
-            values = wanted if isinstance(wanted, list) else [wanted]
-            if not values or not all(isinstance(value, str | int | bool) for value in values):
-                self.fail("bad_value")
-            if len(values) > MAX_FILTER_VALUES:
-                self.fail("too_many")
+        problem = metadata_filter_problem(filters)
+        if problem:
+            raise serializers.ValidationError(problem)
         return filters
 
 
@@ -77,8 +67,10 @@ class SearchRequestSerializer(ContractSerializer):
     collection = StrictCharField(required=False, default="default")
     limit = StrictNumberField(required=False, default=5, min_value=1, max_value=100)
     min_score = StrictNumberField(required=False, default=0.5, min_value=0, max_value=1)
-    source_types = StringListField(required=False, default=list)
-    metadata_filter = MetadataFilterField(required=False, default=dict, help_text="key: value or [values]")
+    source_types = StringListField(required=False, default=list, max_length=MAX_SOURCE_TYPES)
+    metadata_filter = MetadataFilterField(
+        required=False, default=dict, help_text=f"key: value or [values]; at most {MAX_FILTER_KEYS} keys"
+    )
     mode = StrictChoiceField(list(MODES), required=False, default="hybrid")
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 SEPARATORS = (". ", "! ", "? ", "\n\n", "\n", " ")
 
 
-def chunk_text(text: str, size: int = 1000, overlap: int = 200) -> list[str]:
+def chunk_text(text: str, size: int = 1000, overlap: int = 200, *, max_chunks: int | None = None) -> list[str]:
+    """The chunks of ``text``; with ``max_chunks``, stop once that many are made (callers refuse
+    more than their limit, and a step of one character would otherwise make ``len(text)`` chunks)."""
     if size <= 0:
         raise ValueError("chunk size must be positive")
     if not 0 <= overlap < size:
@@ -23,7 +25,7 @@ def chunk_text(text: str, size: int = 1000, overlap: int = 200) -> list[str]:
         chunk = text[start:end].strip()
         if chunk:
             chunks.append(chunk)
-        if end >= length:
+        if end >= length or (max_chunks is not None and len(chunks) >= max_chunks):
             break
         # TS: start = end - overlap, which can move backwards; always advance by at least one.
         start = max(end - overlap, start + 1)
@@ -33,7 +35,9 @@ def chunk_text(text: str, size: int = 1000, overlap: int = 200) -> list[str]:
 def _break_point(text: str, start: int, end: int) -> int:
     if end >= len(text):
         return end
-    # JS lastIndexOf(sep, end) finds a separator that *starts* at or before ``end``.
-    positions = [text.rfind(sep, 0, end + len(sep)) for sep in SEPARATORS]
+    # JS lastIndexOf(sep, end) finds a separator that *starts* at or before ``end``. Only those after
+    # ``start`` count, so the search starts there: from 0, a text without some separator was
+    # rescanned from its beginning for every chunk (quadratic: 40k characters took 9.6 s).
+    positions = [text.rfind(sep, start + 1, end + len(sep)) for sep in SEPARATORS]
     kept = [position for position in positions if position > start]
     return max(kept) + 1 if kept else end

@@ -29,6 +29,7 @@ import numpy as np
 from django.conf import settings
 
 from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
+from mlservice.api.fields import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
 from mlservice.api.responses import js_number
 from services import embedding_service
 from services.chunking import chunk_text
@@ -38,7 +39,13 @@ from services.vectorstores.base import ChunkRecord, Hit, SearchFilter, VectorSto
 logger = logging.getLogger("mlservice.rag")
 
 MODES = ("hybrid", "dense", "lexical")
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # whole name (fullmatch): "$" allows "\n"
+# Filters every backend can run: SQLite builds one expression per key (2,000 keys overflowed its
+# expression tree), and binds integers as 64-bit (2**63 raised OverflowError).
+MAX_FILTER_KEYS = 50
+MAX_FILTER_VALUES = 100
+MAX_SOURCE_TYPES = 100
+_INT64 = (-(2**63), 2**63 - 1)
 # Fixed namespace so the same "<documentId>_chunk_<i>" always maps to the same point id.
 CHUNK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://synthstack.dev/rag/chunk")
 RESERVED_METADATA = frozenset({"content", "source", "source_type", "document_id"})
@@ -82,11 +89,27 @@ def chunk_uuid(document_id: str, index: int) -> str:
 
 
 def validate_collection_name(name: str) -> str:
-    if not _COLLECTION_NAME.match(name or ""):
+    if not isinstance(name, str) or not _COLLECTION_NAME.fullmatch(name):
         raise BadRequest(
             "collection must be 1-128 characters: letters, digits, '_', '-' or '.', starting with a letter or digit"
         )
     return name
+
+
+def metadata_filter_problem(filters: dict[str, Any]) -> str | None:
+    """Why ``filters`` cannot be run on every backend (None when it can); phrased to follow the
+    field name: ``{"key": value}`` or ``{"key": [values]}`` of strings, booleans and 64-bit integers."""
+    if len(filters) > MAX_FILTER_KEYS:
+        return f"may have at most {MAX_FILTER_KEYS} keys"
+    for wanted in filters.values():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not values or not all(isinstance(value, str | int | bool) for value in values):
+            return "values must be strings, integers, booleans or non-empty lists of them"
+        if len(values) > MAX_FILTER_VALUES:
+            return f"a filter may list at most {MAX_FILTER_VALUES} values per key"
+        if any(isinstance(value, int) and not _INT64[0] <= value <= _INT64[1] for value in values):
+            return f"integers must be between {_INT64[0]} and {_INT64[1]}"
+    return None
 
 
 def retrieved_context(hit: Hit) -> dict[str, Any]:
@@ -117,8 +140,9 @@ class RagService:
         """Index whole documents, one point each (contract /rag/index). All or nothing."""
         physical = self.physical(collection)
         for document in documents:
-            _check_content(document.content)
+            _check_content(document.content, embedded_whole=True)
             _check_metadata(document.metadata)
+        check_texts_chars([document.content for document in documents], "documents")
         _check_unique_ids(documents)
         ids = [document.document_id or str(uuid.uuid4()) for document in documents]
         vectors = self._embed([document.content for document in documents])
@@ -184,10 +208,13 @@ class RagService:
             _check_content(content)
         if chunk_overlap >= chunk_size:
             raise BadRequest("chunkOverlap must be smaller than chunkSize")
-        chunks = chunk_text(content, chunk_size, chunk_overlap)
+        # The chunker stops one chunk past the limit: a tiny step (chunkOverlap just under chunkSize)
+        # would otherwise cut a 2 MB text into 2 million chunks before the count is checked.
+        chunks = chunk_text(content, chunk_size, chunk_overlap, max_chunks=settings.RAG_MAX_CHUNKS_PER_DOCUMENT + 1)
         if len(chunks) > settings.RAG_MAX_CHUNKS_PER_DOCUMENT:
             raise PayloadTooLarge(
-                f"Document would make {len(chunks)} chunks; the limit is {settings.RAG_MAX_CHUNKS_PER_DOCUMENT}"
+                f"Document would make more than {settings.RAG_MAX_CHUNKS_PER_DOCUMENT} chunks, the limit "
+                "(RAG_MAX_CHUNKS_PER_DOCUMENT): use a larger chunkSize or a smaller chunkOverlap"
             )
         vectors = self._embed(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         total = len(chunks)
@@ -244,6 +271,8 @@ class RagService:
     def search(self, request: SearchRequest) -> list[Hit]:
         if request.mode not in MODES:
             raise BadRequest(f"mode must be one of the following values: {', '.join(MODES)}")
+        _check_filters(request)
+        check_text_chars(request.query, "query")
         physical = self.physical(request.collection)
         if not self.store.has_collection(physical):
             return []  # contract: a missing collection is an empty result, not an error
@@ -390,11 +419,16 @@ def _point_id(document_id: str) -> str:
         return chunk_uuid(document_id, 0)
 
 
-def _check_content(content: str) -> None:
+def _check_content(content: str, *, embedded_whole: bool = False) -> None:
     if not content.strip():
         raise BadRequest("content should not be empty")
-    if len(content) > settings.RAG_MAX_CONTENT_CHARS:
-        raise PayloadTooLarge(f"content is longer than {settings.RAG_MAX_CONTENT_CHARS} characters")
+    limit, setting = settings.RAG_MAX_CONTENT_CHARS, "RAG_MAX_CONTENT_CHARS"
+    if embedded_whole and settings.EMBEDDING_MAX_TEXT_CHARS < limit:
+        # One point per document: the whole content is tokenised, so the embedding limit applies.
+        limit = settings.EMBEDDING_MAX_TEXT_CHARS
+        setting = "EMBEDDING_MAX_TEXT_CHARS; /rag/index-project-document chunks longer documents"
+    if len(content) > limit:
+        raise PayloadTooLarge(f"content is longer than {limit} characters ({setting})")
 
 
 def _check_unique_ids(documents: Sequence[DocumentInput]) -> None:
@@ -410,6 +444,17 @@ def _check_metadata(metadata: dict[str, Any]) -> None:
     reserved = sorted(RESERVED_METADATA & set(metadata))
     if reserved:
         raise BadRequest(f"metadata keys {', '.join(reserved)} are reserved")
+    if nesting_exceeds(metadata, MAX_JSON_DEPTH):
+        # Deeper metadata would be stored, then break every search that returns it (encoders stop).
+        raise BadRequest(f"metadata must not nest objects or arrays more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _check_filters(request: SearchRequest) -> None:
+    problem = metadata_filter_problem(request.metadata)
+    if problem:
+        raise BadRequest(f"metadataFilter {problem}")
+    if len(request.source_types) > MAX_SOURCE_TYPES:
+        raise BadRequest(f"sourceTypes must contain no more than {MAX_SOURCE_TYPES} elements")
 
 
 def _citations(answer: str, hits: list[Hit]) -> list[dict[str, Any]]:
