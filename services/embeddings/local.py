@@ -1,7 +1,12 @@
 """The local all-MiniLM-L6-v2 provider: ONNX Runtime (default) or sentence-transformers on torch.
 
-Both backends share the same tokenizer (``tokenizers``, Rust) and pooling, so they agree to
-float precision for ``onnx`` and to about 0.994 mean cosine for ``onnx-int8``. Speed comes from:
+The ONNX backends need only ``onnxruntime`` and ``tokenizers`` (Rust) at run time; their model
+file is built from the packaged safetensors without torch (onnx_build.py). The ``torch`` backend
+is the reference implementation, kept for comparisons: it needs sentence-transformers and torch,
+which are in requirements/bench.txt, not in the runtime install (imported only when chosen).
+
+All backends share the same tokenizer and pooling, so they agree to float precision for
+``onnx`` and to about 0.994 mean cosine for ``onnx-int8``. Speed comes from:
 - ONNX Runtime with fused attention and int8 MatMuls instead of torch eager;
 - ``onnx-int8``: one text per model call. Dynamic quantisation derives activation scales from
   the whole input tensor, so batching would make a text's vector depend on its neighbours and
@@ -28,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mlservice.api.exceptions import ServiceUnavailable
 from services.model_gate import gate_for
 
 from .base import Encoded, ModelInfo, l2_normalise
@@ -122,11 +128,16 @@ class OnnxEncoder:
 
 
 class TorchEncoder:
-    """sentence-transformers on torch: the reference implementation, and the fallback."""
+    """sentence-transformers on torch: the reference implementation (requirements/bench.txt)."""
 
     backend = "torch"
 
     def __init__(self, weights: Path, threads: int) -> None:
+        if not torch_backend_installed():
+            raise ServiceUnavailable(
+                "EMBEDDING_LOCAL_BACKEND=torch needs sentence-transformers and torch, which the runtime "
+                "install leaves out: pip install -r requirements/bench.txt, or use onnx-int8 / onnx"
+            )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
@@ -162,6 +173,12 @@ def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def _content_tokens(lengths: np.ndarray) -> list[int]:
     """Tokens of the text itself ([CLS] and [SEP] are not the caller's tokens)."""
     return np.maximum(lengths - 2, 0).tolist()
+
+
+def torch_backend_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "sentence_transformers"))
 
 
 def auto_threads() -> int:
@@ -203,8 +220,12 @@ def _load(backend: str, models_dir: Path, threads: int, lanes: int) -> Encoder:
             from .onnx_build import ensure_artifact
 
             encoder = OnnxEncoder(ensure_artifact(models_dir, backend), weights, threads, backend, lanes)
-        except Exception:
-            # A broken export must not take the service down: serve with the reference backend.
+        except Exception as error:
+            if not torch_backend_installed():
+                logger.exception("ONNX backend %s unavailable", backend)
+                raise ServiceUnavailable(f"the local embedding model could not be built or loaded: {error}") from error
+            # Where the reference backend is installed (bench requirements), a broken build
+            # must not take the service down.
             logger.exception("ONNX backend %s unavailable; falling back to sentence-transformers on torch", backend)
             encoder = TorchEncoder(weights, threads)
     logger.info(
@@ -262,6 +283,7 @@ class LocalProvider:
 
     def encode(self, texts: list[str], model: str, dimensions: int | None) -> Encoded:
         if self._batcher is not None:
+            self.encoder()  # a first request loads the model here, not while holding up the batch queue
             return self._batcher.encode(texts)
         with gate_for("local-embeddings").slot():
             return self._encode_now(texts)
