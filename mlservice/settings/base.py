@@ -367,9 +367,10 @@ IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 LOCAL_LLM_MODEL = env_str("LOCAL_LLM_MODEL", "qwen2.5-coder-0.5b-instruct")
 # Packaged models split into chunks are joined (and sha256-checked) here once.
 LOCAL_LLM_MODELS_DIR = Path(env_str("LOCAL_LLM_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
-# Threads per generation (1 ran fastest on 2 shared cores) and for reading the prompt.
+# Threads per generation and for reading the prompt. 1 and 1: on 2 shared cores a second thread
+# made both slower (llama.cpp's threads spin at barriers when the cores are busy elsewhere).
 LOCAL_LLM_THREADS = env_int("LOCAL_LLM_THREADS", 1, min_value=1, max_value=64)
-LOCAL_LLM_PROMPT_THREADS = env_int("LOCAL_LLM_PROMPT_THREADS", 2, min_value=1, max_value=64)
+LOCAL_LLM_PROMPT_THREADS = env_int("LOCAL_LLM_PROMPT_THREADS", 1, min_value=1, max_value=64)
 # Context window per parallel slot (slots = LOCAL_LLM_MAX_CONCURRENT): prompt plus answer.
 LOCAL_LLM_CONTEXT_TOKENS = env_int("LOCAL_LLM_CONTEXT_TOKENS", 4096, min_value=256, max_value=131_072)
 # Cap on max_tokens for the local model (a CPU writes ~25 tokens/s; DEFAULT_MAX_TOKENS is 2000).
