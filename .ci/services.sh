@@ -36,7 +36,11 @@ if [ ! -f "$("$PG_CONFIG" --sharedir 2>/dev/null)/extension/vector.control" ]; t
     apt_install "postgresql-server-dev-${PG_VERSION}" make gcc
     work=$(mktemp -d)
     mkdir -p "$work/lists/partial"
-    echo "deb-src http://deb.debian.org/debian trixie main" > "$work/sources.list"
+    # The archive this machine's apt already uses (never a host written here), at the newer suite.
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    archive=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | awk -v s="$codename" '$2 == s {print $1; exit}')
+    [ -n "$archive" ] || { log "no Debian archive for '$codename' in this machine's apt sources"; exit 1; }
+    echo "deb-src ${archive} trixie main" > "$work/sources.list"
     apt_opts=(-o "Dir::Etc::sourcelist=$work/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$work/lists")
     apt-get "${apt_opts[@]}" update -qq >/dev/null
     (cd "$work" && apt-get "${apt_opts[@]}" source --download-only pgvector >/dev/null 2>&1)
