@@ -130,6 +130,58 @@ def django_server(server: str = "granian", workers: int = 2, **extra_env: str) -
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def server_pids(port: int) -> list[int]:
+    """Every process serving on ``port``: the one started with ``--port N`` and all its descendants."""
+    marker = f"--port\0{port}\0".encode()
+    parents: dict[int, int] = {}
+    roots: list[int] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            if marker in (proc / "cmdline").read_bytes():
+                roots.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    found = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return sorted(found)
+
+
+def server_cpu_seconds(port: int) -> float:
+    """User + system CPU seconds used so far by the server on ``port`` (all its processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in server_pids(port):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / ticks
+
+
+def server_rss_mb(port: int) -> float:
+    """Resident memory of the server on ``port`` (all its processes), in MB."""
+    total_kb = 0
+    for pid in server_pids(port):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
 _WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _WRK_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")

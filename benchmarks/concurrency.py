@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import django_server
+from benchmarks._harness import django_server, server_rss_mb
 from generation.tests.fake_providers import OpenAIHandler, serve
 
 UPSTREAM_DELAY = 2.0
@@ -60,24 +60,6 @@ def audio_wav(seconds: float) -> bytes:
         out.setframerate(rate)
         out.writeframes((signal * 32767).astype(np.int16).tobytes())
     return buffer.getvalue()
-
-
-def server_rss_mb(port: int) -> float:
-    """Resident memory of every process serving on ``port`` (the main process and its workers)."""
-    marker = f"--port\0{port}\0".encode()
-    total_kb = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if marker not in (proc / "cmdline").read_bytes():
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return total_kb / 1024
 
 
 async def generate_burst(client: httpx.AsyncClient, count: int) -> tuple[float, list[int]]:

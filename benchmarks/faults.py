@@ -1,7 +1,7 @@
 """Fault injection against the real services of this machine (issue 7). Run as root, not in CI:
 it stops and restarts the machine's Redis and PostgreSQL.
 
-Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill,lying-flac]
+Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill,worker-kill,lying-flac]
 
 1. redis:    Redis stopped -> requests are still served (cache degrades to none), /ready 503;
              Redis back -> /ready 200.
@@ -9,7 +9,10 @@ Usage: .venv/bin/python benchmarks/faults.py [--only redis,postgres,kill,lying-f
              PostgreSQL back -> /ready 200 and the document indexed before is still found.
 3. kill:     the server is killed (SIGKILL) in the middle of indexing a large document -> after a
              restart, the document has no chunks at all (no partial document) and re-indexing works.
-4. lying-flac: FLACs whose STREAMINFO claims 10 s (issue 12), sent to a server whose processes run
+4. worker-kill: one granian worker is killed (SIGKILL, as the OOM killer does) under load -> the
+             other worker keeps answering, a new worker replaces the dead one, and then every
+             request succeeds again (issue 10).
+5. lying-flac: FLACs whose STREAMINFO claims 10 s (issue 12), sent to a server whose processes run
              under an address-space limit (prlimit --as): 5 h of audio -> a clear 413 stating the
              duration limit on /transcribe and /convert; 5 min -> a background job that completes.
              The workers' peak RSS (VmHWM) stays bounded throughout.
@@ -34,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROOT, django_command, free_port, server_env, wait_until_up
+from benchmarks._harness import ROOT, django_command, free_port, server_env, server_pids, wait_until_up
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else "15"
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mlservice_faults"
@@ -191,6 +194,62 @@ def kill_scenario(env: dict[str, str]) -> None:
         check("re-indexing after the kill works", again.status_code == 201, again.text[:160])
 
 
+def worker_kill_scenario(env: dict[str, str]) -> None:
+    print("worker-kill: SIGKILL one worker process under load")
+    estimate = {"title": "Refactor authentication system", "description": "Major security overhaul"}
+    with server(env) as (base, process):
+        port = int(base.rsplit(":", 1)[1])
+        workers_before = [pid for pid in server_pids(port) if pid != process.pid]
+        outcomes: list[tuple[float, int]] = []
+        stop = threading.Event()
+
+        def load() -> None:
+            with httpx.Client(base_url=base, timeout=5) as client:
+                while not stop.is_set():
+                    try:
+                        status = client.post("/complexity/estimate", json=estimate).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    outcomes.append((time.monotonic(), status))
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.0)
+        victim = workers_before[-1]
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        replaced_after = None
+        while time.monotonic() - killed_at < 30:
+            current = [pid for pid in server_pids(port) if pid != process.pid]
+            if victim not in current and len(current) >= len(workers_before):
+                replaced_after = time.monotonic() - killed_at
+                break
+            time.sleep(0.1)
+        time.sleep(3.0)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    during = [status for at, status in outcomes if at >= killed_at]
+    settled = [status for at, status in outcomes if at >= killed_at + (replaced_after or 30) + 1.0]
+    failed = sum(1 for status in during if status != 201)
+    check(
+        "a killed worker is replaced",
+        replaced_after is not None,
+        f"in {replaced_after:.1f} s" if replaced_after is not None else "not within 30 s",
+    )
+    check(
+        "the server kept answering while a worker died",
+        len(during) > 20 and failed <= 8,
+        f"{len(during)} requests after the kill, {failed} failed (requests in flight on the dead worker)",
+    )
+    check(
+        "every request succeeds once the worker is back",
+        bool(settled) and all(status == 201 for status in settled),
+        f"{len(settled)} requests, statuses {sorted(set(settled))}",
+    )
+
+
 def _quiet_post(url: str, body: dict) -> int:
     """The answer's status, or 0 when the connection broke."""
     try:
@@ -300,12 +359,17 @@ def _peak_rss(root: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="redis,postgres,kill,lying-flac")
+    parser.add_argument("--only", default="redis,postgres,kill,worker-kill,lying-flac")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("faults.py stops system services: run it as root")
     with tempfile.TemporaryDirectory() as data_dir:
-        scenarios = {"redis": redis_scenario, "postgres": postgres_scenario, "kill": kill_scenario}
+        scenarios = {
+            "redis": redis_scenario,
+            "postgres": postgres_scenario,
+            "kill": kill_scenario,
+            "worker-kill": worker_kill_scenario,
+        }
         names = args.only.split(",")
         # lying-flac needs no PostgreSQL (nor pgvector): only the scenarios that do build its database.
         env = environment(data_dir, DJANGO_SECRET_KEY=secrets.token_urlsafe(64)) if set(names) & set(scenarios) else {}
