@@ -93,6 +93,15 @@ def test_a_single_chunk_model_is_verified_where_it_lies(fake_packages, tmp_path:
     assert not (tmp_path / "models" / "one.gguf").exists()
 
 
+def test_an_unwritable_models_dir_is_a_503_naming_its_setting(fake_packages, settings, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    settings.LOCAL_LLM_MODEL = "fake-model"
+    settings.LOCAL_LLM_MODELS_DIR = tmp_path / "file" / "models"
+    with pytest.raises(ServiceUnavailable) as caught:
+        local_models.resolve_model()
+    assert f"LOCAL_LLM_MODELS_DIR={tmp_path / 'file' / 'models'}" in caught.value.message
+
+
 def test_missing_package_is_a_503_naming_the_setting_and_the_package(fake_packages, settings) -> None:
     settings.LOCAL_LLM_MODEL = "fake-model"
     fake_packages[1][2].unlink()

@@ -142,7 +142,13 @@ def _packaged_model(value: str) -> LocalModel:
     if model is None:
         names = ", ".join(sorted(PACKAGED))
         raise ServiceUnavailable(f"LOCAL_LLM_MODEL={value} is neither a packaged model ({names}) nor a .gguf path")
-    return LocalModel(model.name, materialise(model, Path(settings.LOCAL_LLM_MODELS_DIR)))
+    models_dir = Path(settings.LOCAL_LLM_MODELS_DIR)
+    try:
+        return LocalModel(model.name, materialise(model, models_dir))
+    except OSError as exc:  # a read-only or full data dir: say which setting points there
+        raise ServiceUnavailable(
+            f"LOCAL_LLM_MODEL={model.name}: cannot join the model under LOCAL_LLM_MODELS_DIR={models_dir}: {exc}"
+        ) from exc
 
 
 def materialise(model: PackagedModel, models_dir: Path) -> Path:
