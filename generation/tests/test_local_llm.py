@@ -263,3 +263,14 @@ def test_closing_a_stream_stops_the_generation_and_frees_the_gate(local_llm, set
     deltas.close()
     assert time.perf_counter() - started < 5, "the generation stops at the next token, not after 400"
     assert gate_for("local-llm").stats().running == 0
+
+
+@pytest.mark.slow
+def test_prepare_llm_model_joins_and_verifies_ahead_of_serving(local_llm, capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    call_command("prepare_llm_model", "--no-load")
+    out = capsys.readouterr().out
+    assert out.startswith(f"{DEFAULT_MODEL}: ") and "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf verified" in out
+    with override_settings(LOCAL_LLM_MODEL=""), pytest.raises(CommandError, match="LOCAL_LLM_MODEL is empty"):
+        call_command("prepare_llm_model")
