@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 
@@ -27,23 +28,16 @@ def _fresh():
     auth_service.get_instance().reset()
 
 
-@pytest.fixture
-def rates():
-    def apply(**scopes):
-        override = override_settings(
-            REST_FRAMEWORK={
-                **django_settings.REST_FRAMEWORK,
-                "DEFAULT_THROTTLE_RATES": {"api_key": None, "ip": None, **scopes},
-            }
-        )
-        override.enable()
+@contextlib.contextmanager
+def throttle_rates(**scopes: str):
+    """DRF reads its settings once: reload them inside, and again after (a nested override)."""
+    rates = {"api_key": None, "ip": None, **scopes}
+    with override_settings(REST_FRAMEWORK={**django_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
         api_settings.reload()
-        applied.append(override)
-
-    applied: list = []
-    yield apply
-    for override in applied:
-        override.disable()
+        try:
+            yield
+        finally:
+            api_settings.reload()
     api_settings.reload()
 
 
@@ -58,10 +52,10 @@ def test_each_environment_key_has_its_own_identity_without_the_raw_key():
 
 
 @override_settings(ML_SERVICE_API_KEYS=["key-one", "key-two"])
-def test_each_environment_key_has_its_own_throttle_bucket(api, rates):
-    rates(api_key="2/min")
-    one = [api.get("/complexity/scale", HTTP_X_API_KEY="key-one").status_code for _ in range(3)]
-    two = [api.get("/complexity/scale", HTTP_X_API_KEY="key-two").status_code for _ in range(3)]
+def test_each_environment_key_has_its_own_throttle_bucket(api):
+    with throttle_rates(api_key="2/min"):
+        one = [api.get("/complexity/scale", HTTP_X_API_KEY="key-one").status_code for _ in range(3)]
+        two = [api.get("/complexity/scale", HTTP_X_API_KEY="key-two").status_code for _ in range(3)]
     assert one == [200, 200, 429]
     assert two == [200, 200, 429]
 
@@ -72,11 +66,10 @@ def _count_allowed(requests: int, result) -> None:
     result.put(allowed)
 
 
-def test_two_worker_processes_share_one_limit(tmp_path, rates):
+def test_two_worker_processes_share_one_limit(tmp_path):
     """A 20/min limit with 2 workers admitted 40: each process counted on its own."""
-    rates(ip="20/min")
     store = {"BACKEND": "mlservice.api.sqlite_cache.SQLiteCache", "LOCATION": str(tmp_path / "throttle.sqlite3")}
-    with override_settings(CACHES={**django_settings.CACHES, "throttle": store}):
+    with throttle_rates(ip="20/min"), override_settings(CACHES={**django_settings.CACHES, "throttle": store}):
         context = multiprocessing.get_context("fork")
         result = context.Queue()
         for _worker in range(2):
@@ -95,17 +88,16 @@ def test_default_store_without_redis_is_the_shared_sqlite_file():
     assert base.CACHES["throttle"]["LOCATION"].endswith("throttle.sqlite3")
 
 
-def test_a_per_process_store_is_reported_at_start_up(caplog, rates):
-    rates(ip="20/min")
-    with caplog.at_level(logging.WARNING, logger="mlservice.auth"):
+def test_a_per_process_store_is_reported_at_start_up(caplog):
+    with throttle_rates(ip="20/min"), caplog.at_level(logging.WARNING, logger="mlservice.auth"):
         auth.warn_if_throttles_not_shared()  # the test settings keep counters in local memory
     assert "local to each worker process" in caplog.text and "20/min" in caplog.text
 
 
-def test_a_shared_store_is_not_reported(caplog, rates, tmp_path):
-    rates(ip="20/min")
+def test_a_shared_store_is_not_reported(caplog, tmp_path):
     store = {"BACKEND": "mlservice.api.sqlite_cache.SQLiteCache", "LOCATION": str(tmp_path / "t.sqlite3")}
-    with override_settings(CACHES={**django_settings.CACHES, "throttle": store}), caplog.at_level(logging.WARNING):
+    shared = override_settings(CACHES={**django_settings.CACHES, "throttle": store})
+    with throttle_rates(ip="20/min"), shared, caplog.at_level(logging.WARNING):
         auth.warn_if_throttles_not_shared()
     assert "local to each worker process" not in caplog.text
 
