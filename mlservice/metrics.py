@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -33,6 +34,34 @@ CACHE_LOOKUPS = Counter("mlservice_cache_lookups_total", "Vector/response cache 
 JOB_QUEUE_DEPTH = Gauge(
     "mlservice_job_queue_depth", "Background jobs waiting or running", ["queue"], multiprocess_mode="mostrecent"
 )
+
+
+# Label values must come from a bounded set: anyone can send any method or path, and each new
+# label value is a new series in every worker's file and in every scrape (issue 12: 3,000 junk
+# methods took /metrics from 220 to 57,258 lines). Unknown methods share "other"; unresolved
+# paths share the route "unmatched" (the middleware passes the route pattern, never the path).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+
+# Label children per key: ``labels()`` validates and locks on every call, a dict hit does not.
+# The keys are bounded (methods x routes x statuses), so the caches are too.
+_request_counters: dict[tuple[str, str, int], Any] = {}
+_request_latencies: dict[tuple[str, str], Any] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one HTTP request and its latency; ``route`` is a URL pattern or ``UNMATCHED_ROUTE``."""
+    if method not in KNOWN_METHODS:
+        method = OTHER_METHOD
+    counter = _request_counters.get((method, route, status))
+    if counter is None:
+        counter = _request_counters[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+    counter.inc()
+    latency = _request_latencies.get((method, route))
+    if latency is None:
+        latency = _request_latencies[(method, route)] = REQUEST_LATENCY.labels(method, route)
+    latency.observe(seconds)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 from services import auth_service
 
 from .cache import GuardedCache
+from .client_ip import client_ip
 from .exceptions import ServiceUnavailable
 
 logger = logging.getLogger("mlservice.auth")
@@ -118,6 +119,10 @@ class ApiKeyRateThrottle(_GuardedThrottle):
 
 class IpRateThrottle(_GuardedThrottle):
     scope = "ip"
+
+    def get_ident(self, request: Request) -> str:
+        # The same address the request log stores; forwarded headers only as NUM_PROXIES allows.
+        return client_ip(request)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

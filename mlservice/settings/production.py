@@ -25,8 +25,17 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(S
 # TLS is normally terminated by a proxy in front of the service; it tells us with this header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-# Health probes come over plain HTTP from inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^health", r"^ready$", r"^live$", r"^api/v1/health", r"^api/v1/ready$", r"^api/v1/live$"]
+# Health probes and the Prometheus scrape come over plain HTTP from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [
+    r"^health",
+    r"^ready$",
+    r"^live$",
+    r"^metrics$",
+    r"^api/v1/health",
+    r"^api/v1/ready$",
+    r"^api/v1/live$",
+    r"^api/v1/metrics$",
+]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000, min_value=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
