@@ -17,15 +17,14 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from rest_framework.throttling import BaseThrottle
 
 from mlservice.api.auth import throttle_cache
+from mlservice.api.client_ip import client_ip
 
 
 def _client_ip(request: HttpRequest | None) -> str:
-    # DRF's view of the client (REMOTE_ADDR, or X-Forwarded-For only as NUM_PROXIES allows),
-    # the same one the per-IP API throttle uses.
-    return BaseThrottle().get_ident(request) if request is not None else ""
+    # REMOTE_ADDR, or X-Forwarded-For only as NUM_PROXIES allows: the client the API throttle sees.
+    return client_ip(request) if request is not None else ""
 
 
 def _counters(request: HttpRequest | None, username: str) -> list[tuple[str, int]]:

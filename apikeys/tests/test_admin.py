@@ -152,3 +152,17 @@ def test_probes_answer_while_a_login_is_locked(staff, settings, api):
     assert "Too many failed login attempts" in _login("alice", "wrong", ip="127.0.0.1").content.decode()
     assert api.get("/live", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert api.get("/health", REMOTE_ADDR="127.0.0.1").status_code == 200
+
+
+def test_forwarded_for_does_not_give_a_locked_client_a_fresh_ip(staff, settings):
+    """With NUM_PROXIES=0 (no proxy trusted) a made-up X-Forwarded-For is not the client."""
+    settings.ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME = 100
+    settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP = 2
+    for n in range(2):
+        Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").post(
+            LOGIN_URL, {"username": f"guess{n}", "password": "wrong"}
+        )
+    response = Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.0.0.99").post(
+        LOGIN_URL, {"username": "alice", "password": "correct-horse"}
+    )
+    assert "Too many failed login attempts" in response.content.decode()
