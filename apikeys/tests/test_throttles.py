@@ -152,3 +152,15 @@ def test_sqlite_store_is_shared_between_processes(store):
     for process in processes:
         process.join(30)
     assert store.get("n") == 100  # incr is atomic: no update lost
+
+
+@override_settings(ML_SERVICE_API_KEYS=["key-one", "key-two"])
+def test_apikey_list_names_environment_keys_by_identity(capsys):
+    from django.core.management import call_command
+
+    call_command("apikey", "list")
+    out = capsys.readouterr().out
+    service = auth_service.get_instance()
+    assert f"{service.verify('key-one')}\tML_SERVICE_API_KEYS entry 1" in out
+    assert f"{service.verify('key-two')}\tML_SERVICE_API_KEYS entry 2" in out
+    assert "key-one" not in out.replace("ML_SERVICE_API_KEYS", "")

@@ -1,8 +1,10 @@
 """manage.py apikey create NAME | list | revoke PREFIX_OR_ID"""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apikeys.models import ApiKey
+from services.auth_service import env_key_identity
 
 
 class Command(BaseCommand):
@@ -23,6 +25,9 @@ class Command(BaseCommand):
             self.stdout.write(raw)
             self.stderr.write(f"Created key #{key.pk} for {key.name}. Store it now: it cannot be shown again.")
         elif action == "list":
+            # The names logs and throttles use for ML_SERVICE_API_KEYS entries (never the keys).
+            for position, raw in enumerate(settings.ML_SERVICE_API_KEYS, start=1):
+                self.stdout.write(f"{env_key_identity(raw)}\tML_SERVICE_API_KEYS entry {position}")
             for key in ApiKey.objects.all():
                 state = "revoked" if key.revoked else "active"
                 used = key.last_used_at.isoformat() if key.last_used_at else "never"
