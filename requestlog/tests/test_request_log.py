@@ -128,17 +128,21 @@ def test_database_down_never_fails_the_request(api, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @override_settings(REQUEST_LOG_SYNC=False)
 def test_background_writer_drains_the_queue(api):
+    # Our own user id: rows other tests' server threads committed may share the database.
+    user = str(uuid.uuid4())
     for index in range(20):
-        estimate(api, {"title": f"task {index}"})
+        estimate(api, {"title": f"task {index}"}, HTTP_X_USER_ID=user)
     assert recorder.flush(timeout=10)
+    ours = RequestLog.objects.filter(user_id=user)
     # The writer commits in its own thread and connection; give it the last batch.
     for _ in range(50):
-        if _settled(RequestLog.objects.count) == 20:
+        if _settled(ours.count) == 20:
             break
         time.sleep(0.1)
-    titles = sorted(_settled(lambda: list(RequestLog.objects.values_list("request_payload__title", flat=True))))
+    titles = sorted(_settled(lambda: list(ours.values_list("request_payload__title", flat=True))))
     assert titles == sorted(f"task {index}" for index in range(20))
-    assert _settled(lambda: UsageDaily.objects.get(endpoint_category="complexity").total_requests) == 20
+    usage = UsageDaily.objects.filter(user_id=user, endpoint_category="complexity")
+    assert _settled(lambda: usage.get().total_requests) == 20
 
 
 def _settled(query):  # type: ignore[no-untyped-def]
