@@ -41,6 +41,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/health', timeout=4)"]
 
-# Migrations run in the entrypoint so a fresh volume works; granian serves WSGI (see README).
+# Migrations run in the entrypoint so a fresh volume works; `manage.py serve` runs granian with the
+# ASGI front of mlservice/serving.py (README "Serving model"), respawning a worker that dies.
 # A missing or weak DJANGO_SECRET_KEY stops `migrate` with a one-line message saying how to make one.
-CMD ["sh", "-c", "rm -rf /data/prometheus && python manage.py migrate --noinput && exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --blocking-threads 1 --backlog 2048 --no-ws --static-path-route /static --static-path-mount /app/staticfiles mlservice.wsgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec python manage.py serve --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2}"]

@@ -48,3 +48,19 @@ def test_image_listens_on_port_default_8000():
 
 def test_env_files_stay_out_of_the_image():
     assert ".env" in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_the_image_serves_through_manage_py_serve():
+    # One server command for the Makefile, the image and the benchmarks (respawn, timeouts, ASGI front).
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "exec python manage.py serve --host 0.0.0.0 --port ${PORT}" in dockerfile
+    assert "--interface wsgi" not in dockerfile
+
+
+def test_compose_services_restart_and_the_worker_has_its_own_healthcheck():
+    services = _compose()["services"]
+    assert {name: service.get("restart") for name, service in services.items()} == dict.fromkeys(
+        services, "unless-stopped"
+    )
+    # The worker has no HTTP server: the image's /health check could never pass there.
+    assert "celery -A mlservice inspect ping" in services["worker"]["healthcheck"]["test"][1]
