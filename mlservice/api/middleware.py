@@ -17,7 +17,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.log import log_response
 
 from mlservice import metrics
@@ -31,6 +31,18 @@ request_logger = logging.getLogger("django.request")
 host_logger = logging.getLogger("django.security.DisallowedHost")
 # A dependency that is down or not configured (502/503/504) is an answer we documented, not a bug.
 _EXPECTED_5XX = frozenset({502, 503, 504})
+# Probes and the Prometheus scrape come from inside the cluster addressed by the pod's IP, which
+# is rarely in ALLOWED_HOSTS; they build no URL from the Host header, so it need not be checked.
+_HOST_CHECK_EXEMPT = (
+    "/health",
+    "/live",
+    "/ready",
+    "/metrics",
+    "/api/v1/health",
+    "/api/v1/live",
+    "/api/v1/ready",
+    "/api/v1/metrics",
+)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -87,6 +99,8 @@ class RequestContextMiddleware:
 
 def _refuse_host(request: HttpRequest) -> HttpResponse | None:
     """A 400 for a Host header outside ALLOWED_HOSTS (None when it is allowed)."""
+    if request.path.startswith(_HOST_CHECK_EXEMPT):
+        return None
     try:
         request.get_host()
     except DisallowedHost as exc:
@@ -133,6 +147,8 @@ def _log_failure(request: HttpRequest, response: HttpResponse) -> None:
 
 def _keep_request_id_while_streaming(response: Any, request_id: str) -> None:
     """A streamed body is produced after this middleware returned: give its log lines the id too."""
+    if isinstance(response, FileResponse):
+        return  # a file logs nothing while it is read, and the server may send it with sendfile
     if getattr(response, "is_async", False):
         response.streaming_content = _async_with_request_id(response.streaming_content, request_id)
     else:

@@ -491,7 +491,7 @@ LOGGING = {
     # django.request lines come from RequestContextMiddleware, with the request id: 4xx at INFO,
     # a dependency down or not configured (502/503/504) at WARNING, a bug (500) at ERROR.
     "loggers": {
-        "django": {"handlers": [], "propagate": True},
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }

@@ -141,6 +141,9 @@ def test_allowed_hosts_are_enforced_on_api_routes(caplog):
     }
     assert client.get("/complexity/scale", HTTP_HOST="api.example.com").status_code == 200
     assert client.post("/complexity/estimate", {"title": "x"}, content_type="application/json").status_code == 400
+    # Probes and the scrape address the pod by IP from inside the cluster.
+    for probe in ("/live", "/health/ready", "/metrics"):
+        assert client.get(probe, HTTP_HOST="10.1.2.3:8000").status_code == 200, probe
     # A client's mistake: a warning without traceback, not an ERROR.
     host_records = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
     assert [r.levelno for r in host_records] == [logging.WARNING, logging.WARNING]
