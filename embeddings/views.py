@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+from asgiref.sync import async_to_sync
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from mlservice.api.exceptions import BadRequest
 from mlservice.api.views import ContractView
 from services import embedding_service
+from services.embedding_service import EmbeddingService
 
 from . import serializers as s
 
@@ -29,10 +31,11 @@ class GenerateView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        result = embedding_service.get_instance().embed_one(data["text"].strip(), data.get("model"))
-        return self.created(
-            {"success": True, "embedding": result.vectors[0], "model": result.model, "dimensions": result.dimensions}
-        )
+        # The guide's service pattern (and its example test, which patches EmbeddingService here).
+        service = EmbeddingService.get_instance()
+        embedding = async_to_sync(service.generate_embedding)(data["text"].strip(), data.get("model"))
+        model = embedding_service.get_instance().resolve_model(data.get("model"))
+        return self.created({"success": True, "embedding": embedding, "model": model, "dimensions": len(embedding)})
 
 
 class BatchView(ContractView):

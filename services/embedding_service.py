@@ -59,6 +59,23 @@ _LOCAL_NAMES = {LOCAL_MODEL_NAME.lower(), *(alias.lower() for alias in LOCAL_ALI
 
 
 class EmbeddingService:
+    @classmethod
+    def get_instance(cls) -> EmbeddingService:
+        """The process-wide service (the guide's service pattern)."""
+        return get_instance()
+
+    async def generate_embedding(self, text: str, model: str | None = None) -> list[float]:
+        """One text's vector, for views that follow the guide (``async_to_sync(service.generate_embedding)``).
+
+        The model work is CPU-bound and touches no ORM, so it runs right here, on the private loop
+        that ``async_to_sync`` gives the calling thread; no further thread hop is needed.
+        """
+        return self.embed_one(text, model).vectors[0].tolist()
+
+    def resolve_model(self, model: str | None) -> str:
+        """The model a request for ``model`` (None: the default) is served by; raises like ``embed``."""
+        return self._route(model)[0]
+
     def __init__(self) -> None:
         self._cache = VectorCache()
         self._providers: dict[tuple[Any, ...], Any] = {}

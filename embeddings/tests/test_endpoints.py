@@ -27,7 +27,7 @@ def _local_only(settings, embedder) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_generate_returns_the_local_vector(post_json, embedder, prefix: str) -> None:
     response = post_json(f"{prefix}/embeddings/generate", {"text": "  The cat sat on the mat.  "})
-    assert response.status_code == 201, response.json()
+    assert response.status_code == (200 if prefix else 201), response.json()
     body = response.json()
     assert set(body) == {"success", "embedding", "model", "dimensions"}
     assert body["success"] is True and body["model"] == "all-MiniLM-L6-v2" and body["dimensions"] == 384
@@ -69,7 +69,7 @@ def test_openai_model_without_key_is_503(post_json) -> None:
 def test_batch_drops_blank_texts_and_keeps_order(post_json, embedder, prefix: str) -> None:
     texts = ["first text", "  ", "second text", "", "third text"]
     response = post_json(f"{prefix}/embeddings/batch", {"texts": texts})
-    assert response.status_code == 201, response.json()
+    assert response.status_code == (200 if prefix else 201), response.json()
     body = response.json()
     assert body["count"] == 3 and body["dimensions"] == 384 and body["model"] == "all-MiniLM-L6-v2"
     expected = embedder.embed(["first text", "second text", "third text"]).vectors
@@ -104,7 +104,7 @@ def test_batch_edge_cases(post_json) -> None:
 def test_similarity_is_raw_cosine(post_json, prefix: str) -> None:
     def similarity(first: str, second: str) -> float:
         response = post_json(f"{prefix}/embeddings/similarity", {"text1": first, "text2": second})
-        assert response.status_code == 201, response.json()
+        assert response.status_code == (200 if prefix else 201), response.json()
         assert response.json()["model"] == "all-MiniLM-L6-v2"
         return response.json()["similarity"]
 
@@ -173,3 +173,27 @@ def test_health_reports_embeddings(api) -> None:
 def test_health_flag_is_false_when_the_default_model_cannot_serve(api, settings) -> None:
     settings.EMBEDDING_MODEL = "text-embedding-3-small"  # no key configured
     assert api.get("/health").json()["services"]["embeddings"] is False
+
+
+@pytest.mark.django_db
+def test_generate_goes_through_the_guides_service_class(api) -> None:
+    """The view calls EmbeddingService.get_instance().generate_embedding through async_to_sync."""
+    from unittest.mock import AsyncMock, MagicMock, patch
+
+    with patch("embeddings.views.EmbeddingService") as service_class:
+        service = MagicMock()
+        service.generate_embedding = AsyncMock(return_value=[0.25] * 8)
+        service_class.get_instance.return_value = service
+        response = api.post("/api/v1/embeddings/generate", {"text": "  Hello world "}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "embedding": [0.25] * 8, "model": "all-MiniLM-L6-v2", "dimensions": 8}
+    service.generate_embedding.assert_awaited_once_with("Hello world", None)
+
+
+@pytest.mark.django_db
+def test_generate_answers_201_at_the_gateway_path_and_200_under_api_v1(api) -> None:
+    gateway = api.post("/embeddings/generate", {"text": "status codes"}, format="json")
+    versioned = api.post("/api/v1/embeddings/generate", {"text": "status codes"}, format="json")
+    assert (gateway.status_code, versioned.status_code) == (201, 200)
+    assert gateway.json()["embedding"] == versioned.json()["embedding"]
+    assert len(gateway.json()["embedding"]) == gateway.json()["dimensions"] == 384

@@ -168,8 +168,13 @@ class ServiceAutoSchema(AutoSchema):
             return None
         notes = [operation.get("description") or ""]
         alias = self._gateway_alias()
+        responses = operation.get("responses", {})
+        created = self.path.startswith(API_PREFIX) and "201" in responses and "200" not in responses
+        if created:  # mlservice.api.views.ContractView.finalize_response: 200 under /api/v1/
+            operation["responses"] = {("200" if code == "201" else code): body for code, body in responses.items()}
         if alias:
-            notes.append(f"Also served at the gateway path `{alias}`.")
+            answer = " (where a success answers 201, as the reference service does)" if created else ""
+            notes.append(f"Also served at the gateway path `{alias}`{answer}.")
         notes.append(PUBLIC_NOTE if self._is_public() else AUTH_NOTE)
         operation["description"] = "\n\n".join(note for note in notes if note)
         return operation

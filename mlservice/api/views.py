@@ -1,4 +1,5 @@
-"""Base view: validate with a contract serializer, call a service, answer 201 for POST (contract 2.4)."""
+"""Base view: validate with a contract serializer, call a service, answer 201 for POST at the gateway
+paths (contract 2.4) and 200 under /api/v1/ (the Django guide)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
 from .serializers import ContractSerializer
+
+VERSIONED_PREFIX = "/api/v1/"
 
 
 class SingleFormatNegotiation(BaseContentNegotiation):
@@ -42,3 +45,10 @@ class ContractView(APIView):
     @staticmethod
     def created(body: Any) -> Response:
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # The gateway paths keep the reference service's 201; under /api/v1/ a successful POST
+        # answers 200, as the Django guide and its FastAPI sibling do (README "API").
+        if response.status_code == status.HTTP_201_CREATED and request.path.startswith(VERSIONED_PREFIX):
+            response.status_code = status.HTTP_200_OK
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -90,7 +90,7 @@ def _decoded_facts(content: bytes) -> tuple[float, int, int, str]:
 def test_convert_keeps_the_sound(api, tmp_path, transcription_settings, fmt, codec, mime):
     source = sine_wav(tmp_path / "tone.wav", 3.0, sample_rate=44_100, channels=2, freq=440.0)
     response = _convert(api, source, target_format=fmt, sample_rate="16000", channels="1")
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert response["Content-Type"] == mime
     assert response["Content-Disposition"] == f'attachment; filename="tone.{fmt}"'
     content = b"".join(response.streaming_content)
@@ -109,7 +109,7 @@ def test_convert_keeps_the_sound(api, tmp_path, transcription_settings, fmt, cod
 
 def test_convert_speech_keeps_the_words(api, librispeech, tmp_path):
     response = _convert(api, librispeech[2].path, target_format="mp3")
-    assert response.status_code == 201
+    assert response.status_code == 200
     mp3 = tmp_path / "speech.mp3"
     mp3.write_bytes(b"".join(response.streaming_content))
     response.close()
@@ -117,7 +117,7 @@ def test_convert_speech_keeps_the_words(api, librispeech, tmp_path):
     transcribed = api.post(
         "/api/v1/transcription/transcribe", {"file": SimpleUploadedFile("speech.mp3", mp3.read_bytes())}
     )
-    assert transcribed.status_code == 201
+    assert transcribed.status_code == 200
     assert transcribed.json()["transcription"]["text"].lower().startswith("he could wait no longer")
 
 
@@ -125,7 +125,7 @@ def test_convert_large_upload_is_cleaned_up(api, settings, tmp_path, transcripti
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100_000
     source = sine_wav(tmp_path / "big.wav", 20.0, sample_rate=44_100, channels=2)  # 3.5 MB
     response = _convert(api, source, target_format="flac")
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert _decoded_facts(b"".join(response.streaming_content))[2] == 2
     response.close()
     assert leftover_files(transcription_settings) == []
@@ -167,7 +167,7 @@ def test_convert_bad_input(api, tmp_path, transcription_settings):
 )
 def test_estimate_cost(post_json, body, minutes, cost, backend):
     response = post_json(COST, body)
-    assert response.status_code == 201
+    assert response.status_code == 200
     result = response.json()
     assert result["success"] is True
     assert result["durationMinutes"] == minutes
@@ -184,7 +184,7 @@ def test_estimate_cost_rate_is_configurable(post_json, settings):
 
 def test_estimate_cost_from_an_uploaded_file(api, librispeech):
     response = api.post(COST, {"file": SimpleUploadedFile("a.flac", librispeech[0].path.read_bytes())})
-    assert response.status_code == 201
+    assert response.status_code == 200
     body = response.json()
     assert body["durationSeconds"] == pytest.approx(10.435, abs=0.01)
     assert body["estimatedCost"] == round(body["durationSeconds"] / 60 * 0.006, 6)

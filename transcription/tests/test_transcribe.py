@@ -25,7 +25,7 @@ def test_transcribes_librispeech_utterances_close_to_reference(api, librispeech,
     errors = []
     for utterance in librispeech[:2]:
         response = upload(api, utterance.path)
-        assert response.status_code == 201, response.content
+        assert response.status_code == 200, response.content
         body = response.json()
         assert body["success"] is True
         transcription = body["transcription"]
@@ -49,7 +49,7 @@ def test_audio_alias_unprefixed_path_and_prompt(api, librispeech):
 def test_transcribes_espeak_speech(api, espeak_speech):
     for utterance in espeak_speech[:2]:
         response = upload(api, utterance.path)
-        assert response.status_code == 201, response.content
+        assert response.status_code == 200, response.content
         text = response.json()["transcription"]["text"]
         assert word_error_rate(utterance.text, text) <= 0.3, text
 
@@ -57,7 +57,7 @@ def test_transcribes_espeak_speech(api, espeak_speech):
 def test_verbose_json_has_segments_words_and_honest_language(api, librispeech):
     utterance = librispeech[0]
     response = upload(api, utterance.path, response_format="verbose_json")
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     result = response.json()["transcription"]
     assert result["language"] == "english"
     assert result["language_code"] == "en"
@@ -79,7 +79,7 @@ def test_verbose_json_has_segments_words_and_honest_language(api, librispeech):
 def test_srt_vtt_and_text_formats(api, librispeech):
     utterance = librispeech[3]
     srt = upload(api, utterance.path, response_format="srt")
-    assert srt.status_code == 201
+    assert srt.status_code == 200
     assert srt["Content-Type"].startswith("application/x-subrip")
     blocks = srt.content.decode().strip().split("\n\n")
     timing = re.compile(r"^\d{2}:\d{2}:\d{2},\d{3} --> \d{2}:\d{2}:\d{2},\d{3}$")
@@ -105,7 +105,7 @@ def test_large_upload_streams_to_disk_and_is_cleaned_up(api, librispeech, settin
     audio.convert(librispeech[2].path, big, "wav", sample_rate=48_000, channels=2)
     assert big.stat().st_size > 100_000
     response = upload(api, big)
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     assert word_error_rate(librispeech[2].text, response.json()["transcription"]["text"]) == 0
     assert leftover_files(transcription_settings) == []
 
@@ -299,5 +299,5 @@ def test_concurrent_requests_share_one_model_safely(librispeech):
 
 def test_language_auto_means_detect(api, librispeech):
     response = upload(api, librispeech[2].path, language="auto", response_format="verbose_json")
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert response.json()["transcription"]["language_code"] == "en"
