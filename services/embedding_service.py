@@ -306,6 +306,7 @@ def _batching_limits() -> BatchingLimits | None:
         max_texts=settings.EMBEDDING_BATCH_MAX_TEXTS,
         max_queue=int(settings.MODEL_GATES.get("local-embeddings", {}).get("queue", 32)) or 1,
         queue_timeout=settings.MODEL_QUEUE_TIMEOUT_SECONDS,
+        max_queued_texts=settings.EMBEDDING_MAX_QUEUED_TEXTS,
     )
 
 

@@ -156,3 +156,25 @@ def test_batched_vectors_equal_unbatched_ones_with_the_real_model(backend: str) 
             stats = batcher.stats()
     assert stats.model_calls < len(texts)
     np.testing.assert_allclose(together, alone, atol=2e-6)
+
+
+def test_admission_counts_queued_texts_and_an_empty_queue_admits_anything() -> None:
+    release = threading.Event()
+
+    def blocking_encode(texts: list[str]) -> Encoded:
+        release.wait(5)
+        return Encoded(vectors=np.ones((len(texts), 2), dtype=np.float32), token_counts=[1] * len(texts))
+
+    batcher = DynamicBatcher(
+        blocking_encode, name="fake", window_seconds=0, max_texts=4, max_queue=50, queue_timeout=5, max_queued_texts=10
+    )
+    with ThreadPoolExecutor(4) as pool:
+        big = pool.submit(batcher.encode, [f"b{i}" for i in range(30)])  # larger than the limit: admitted alone
+        deadline = time.monotonic() + 2
+        while batcher.stats().model_calls < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with pytest.raises(Overloaded, match="queue is full"):
+            batcher.encode(["one more"])  # 26 texts still wait: over the limit of 10
+        release.set()
+        assert big.result(5).vectors.shape == (30, 2)
+    assert batcher.encode(["after"]).vectors.shape == (1, 2)

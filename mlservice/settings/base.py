@@ -282,6 +282,9 @@ MODEL_QUEUE_TIMEOUT_SECONDS = env_float("MODEL_QUEUE_TIMEOUT_SECONDS", 30.0, min
 # batching, as Infinity and TEI do); 0 turns it off. At most EMBEDDING_BATCH_MAX_TEXTS per call.
 EMBEDDING_BATCH_WINDOW_MS = env_float("EMBEDDING_BATCH_WINDOW_MS", 2.0, min_value=0.0, max_value=1000.0)
 EMBEDDING_BATCH_MAX_TEXTS = env_int("EMBEDDING_BATCH_MAX_TEXTS", 64, min_value=1, max_value=4096)
+# Texts waiting for the local embedding model per worker, beyond which a request is refused at once
+# (503 + Retry-After): 600 texts of 200 words are about 7 s of one core's work.
+EMBEDDING_MAX_QUEUED_TEXTS = env_int("EMBEDDING_MAX_QUEUED_TEXTS", 600, min_value=1, max_value=1_000_000)
 
 # --- Embeddings (issue 3)
 # Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.994 mean cosine to sentence-transformers),

@@ -67,12 +67,16 @@ class DynamicBatcher:
         max_texts: int,
         max_queue: int,
         queue_timeout: float,
+        max_queued_texts: int | None = None,
     ) -> None:
         self._encode = encode
         self.name = name
         self.window_seconds = window_seconds
         self.max_texts = max(1, max_texts)
         self.max_queue = max(1, max_queue)
+        # Work waiting, in texts: a queue of 32 requests of 100 long texts each is minutes of work,
+        # so admission also counts texts and refuses at once rather than after the queue timeout.
+        self.max_queued_texts = max_queued_texts
         self.queue_timeout = queue_timeout
         self.retry_after = max(1, round(queue_timeout))
         self._queue: deque[_Pending] = deque()
@@ -86,7 +90,7 @@ class DynamicBatcher:
     def encode(self, texts: list[str]) -> Encoded:
         pending = _Pending(list(texts))
         with self._cond:
-            if len(self._queue) >= self.max_queue:
+            if len(self._queue) >= self.max_queue or self._texts_over_limit(len(pending.texts)):
                 self._refused += 1
                 raise self._overloaded("queue is full")
             self._queue.append(pending)
@@ -154,6 +158,14 @@ class DynamicBatcher:
             self._model_calls += 1
             self._batched_requests += len(batch)
             return batch
+
+    def _texts_over_limit(self, incoming: int) -> bool:
+        # An empty queue always admits, so one request larger than the limit can still run.
+        return (
+            self.max_queued_texts is not None
+            and bool(self._queue)
+            and (self._queued_texts() + incoming > self.max_queued_texts)
+        )
 
     def _queued_texts(self) -> int:
         return sum(len(item.texts) - item.taken for item in self._queue)

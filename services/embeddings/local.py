@@ -56,6 +56,7 @@ class BatchingLimits:
     max_texts: int
     max_queue: int
     queue_timeout: float
+    max_queued_texts: int | None = None
 
 
 class Encoder(Protocol):
@@ -265,6 +266,7 @@ class LocalProvider:
                 max_texts=batching.max_texts,
                 max_queue=batching.max_queue,
                 queue_timeout=batching.queue_timeout,
+                max_queued_texts=batching.max_queued_texts,
             )
             if batching is not None
             else None
