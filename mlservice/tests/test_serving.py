@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from mlservice.serving import ServingLimits, ThreadPoolWSGI
 
@@ -173,6 +174,7 @@ def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed() -> None:
 
 
 @pytest.mark.django_db
+@override_settings(ENABLE_REQUEST_LOGGING=False)  # a pool thread's row would outlive the test's transaction
 def test_the_project_asgi_application_serves_the_api_and_static_files() -> None:
     from mlservice.asgi import application
 
