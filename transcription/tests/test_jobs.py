@@ -142,7 +142,9 @@ def test_celery_worker_runs_the_job_over_rabbitmq(
     # instead of after its 10 s idle poll.
     app.conf.broker_heartbeat = 2
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, without_heartbeat=False):
+        # A thread pool: the worker's event loop keeps sending AMQP heartbeats while the job runs (with the
+        # solo pool a long job missed them, RabbitMQ dropped the connection and redelivered the task).
+        with start_worker(app, pool="threads", perform_ping_check=False, shutdown_timeout=30, without_heartbeat=False):
             _wait_for_worker(app)
             response = _post(api, long_speech)
             assert response.status_code == 202
