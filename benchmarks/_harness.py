@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -130,30 +130,37 @@ def django_server(server: str = "granian", workers: int = 2, **extra_env: str) -
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def server_pids(port: int) -> list[int]:
-    """Every process serving on ``port``: the one started with ``--port N`` and all its descendants."""
-    marker = f"--port\0{port}\0".encode()
-    parents: dict[int, int] = {}
-    roots: list[int] = []
+def _processes() -> Iterator[tuple[int, int, bytes]]:
+    """(pid, parent pid, cmdline) of every process that can still be read."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            stat = (proc / "stat").read_text()
-            parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            if marker in (proc / "cmdline").read_bytes():
-                roots.append(int(proc.name))
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            yield int(proc.name), parent, (proc / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-    found = set(roots)
-    changed = True
-    while changed:
-        changed = False
-        for pid, parent in parents.items():
-            if parent in found and pid not in found:
-                found.add(pid)
-                changed = True
+
+
+def process_tree(roots: Iterable[int]) -> list[int]:
+    """``roots`` and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, parent, _ in _processes():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
     return sorted(found)
+
+
+def server_pids(port: int) -> list[int]:
+    """Every process serving on ``port``: the one started with ``--port N`` and all its descendants."""
+    marker = f"--port\0{port}\0".encode()
+    return process_tree(pid for pid, _, cmdline in _processes() if marker in cmdline)
 
 
 def server_cpu_seconds(port: int) -> float:

@@ -37,7 +37,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROOT, django_command, free_port, server_env, server_pids, wait_until_up
+from benchmarks._harness import (
+    ROOT,
+    django_command,
+    free_port,
+    process_tree,
+    server_env,
+    server_pids,
+    wait_until_up,
+)
 
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else "15"
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mlservice_faults"
@@ -339,17 +347,8 @@ def _wait_for_job(client: httpx.Client, url: str | None, timeout: float = 900.0)
 
 def _peak_rss(root: int) -> int:
     """The largest VmHWM (peak resident set, bytes) among ``root`` and its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-    peak, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+    peak = 0
+    for pid in process_tree([root]):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

@@ -143,6 +143,11 @@ def all_gates() -> dict[str, ModelGate]:
     return dict(_gates)
 
 
+def retry_after_for(queue_timeout: float) -> int:
+    """Retry-After (whole seconds) for a refusal: about the time a queued request may wait."""
+    return max(1, round(queue_timeout))
+
+
 def _build(name: str) -> ModelGate:
     limits = {**DEFAULT_LIMITS, **settings.MODEL_GATES.get(name, {})}
     timeout = float(settings.MODEL_QUEUE_TIMEOUT_SECONDS)
@@ -151,7 +156,7 @@ def _build(name: str) -> ModelGate:
         int(limits["concurrency"]),
         int(limits["queue"]),
         queue_timeout=timeout,
-        retry_after=max(1, round(timeout)),
+        retry_after=retry_after_for(timeout),
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.model_gate import Overloaded
+from services.model_gate import Overloaded, retry_after_for
 
 from .base import Encoded
 
@@ -78,7 +78,7 @@ class DynamicBatcher:
         # so admission also counts texts and refuses at once rather than after the queue timeout.
         self.max_queued_texts = max_queued_texts
         self.queue_timeout = queue_timeout
-        self.retry_after = max(1, round(queue_timeout))
+        self.retry_after = retry_after_for(queue_timeout)
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
