@@ -2,8 +2,8 @@
 
 The suite is written for pytest (fixtures, markers, pytest-django), which Django's unittest runner
 cannot collect. pytest runs in a child process, exactly as ``pytest`` would (pytest.ini's options,
-coverage included). Labels may be paths (``health``, ``health/tests/test_health.py::test_live``) or
-Django's dotted labels (``health.tests.test_health``). manage.py selects the test settings for
+coverage included). Labels may be paths (``health``, ``tests/test_health.py::test_live``) or
+Django's dotted labels (``tests.test_health``). manage.py selects the test settings for
 this command, as pytest.ini does for ``pytest``.
 """
 

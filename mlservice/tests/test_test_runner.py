@@ -58,8 +58,8 @@ def test_django_options_become_pytest_options():
 
 def test_dotted_labels_become_paths():
     assert label_to_path("health") == "health"
-    assert label_to_path("health.tests") == "health/tests"
-    assert label_to_path("health.tests.test_health") == "health/tests/test_health.py"
-    assert label_to_path("health.tests.test_health.test_live") == "health/tests/test_health.py::test_live"
-    assert label_to_path("health/tests/test_health.py::test_live") == "health/tests/test_health.py::test_live"
-    assert label_to_path("health.tests.missing") == "health.tests.missing"  # pytest says it is not found
+    assert label_to_path("tests") == "tests"
+    assert label_to_path("tests.test_health") == "tests/test_health.py"
+    assert label_to_path("tests.test_health.test_live") == "tests/test_health.py::test_live"
+    assert label_to_path("tests/test_health.py::test_live") == "tests/test_health.py::test_live"
+    assert label_to_path("tests.missing") == "tests.missing"  # pytest says it is not found
