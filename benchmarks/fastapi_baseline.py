@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from mlservice.api.responses import iso_now
+from mlservice.core.formatting import iso_now
 from services.complexity_service import ComplexityService
 
 app = FastAPI()

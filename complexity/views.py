@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.responses import iso_now, js_number
 from mlservice.api.views import ContractView
+from mlservice.core.formatting import iso_now, js_number
 from services import complexity_service
 
 from . import serializers as s

@@ -3,8 +3,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.responses import iso_now
 from mlservice.api.views import ContractView
+from mlservice.core.formatting import iso_now
 from services import health_service
 
 from .serializers import HealthResponseSerializer, LiveResponseSerializer, ReadyResponseSerializer

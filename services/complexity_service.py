@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.api.responses import iso_now, js_number, js_text
+from mlservice.core.formatting import iso_now, js_number, js_text
 
 
 @dataclass(frozen=True)

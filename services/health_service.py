@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from mlservice.api.responses import iso_now
+from mlservice.core.formatting import iso_now
 
 logger = logging.getLogger("mlservice.health")
 

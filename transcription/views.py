@@ -17,9 +17,9 @@ from rest_framework.response import Response
 
 from mlservice.api.exceptions import BadRequest, NotFoundError, ServiceError
 from mlservice.api.parsers import ORJSONParser
-from mlservice.api.responses import js_number
 from mlservice.api.serializers import ContractSerializer
 from mlservice.api.views import ContractView
+from mlservice.core.formatting import js_number
 from services import transcription_service
 from services.transcription import jobs, output
 from services.transcription.audio import OUTPUT_FORMATS

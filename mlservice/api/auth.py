@@ -11,9 +11,9 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from mlservice.core.cache import GuardedCache
 from services import auth_service
 
-from .cache import GuardedCache
 from .client_ip import client_ip
 from .exceptions import ServiceUnavailable
 

@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
-from mlservice.api.cache import GuardedCache
+from mlservice.core.cache import GuardedCache
 
 
 class VectorCache:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlservice.api.responses import js_number
+from mlservice.core.formatting import js_number
 
 from .types import Segment, Transcript
 
