@@ -27,7 +27,14 @@ from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
 from services.transcription.openai_engine import OpenAIWhisperEngine
-from services.transcription.types import Transcript, TranscriptionEngine, TranscriptionOptions, language_code
+from services.transcription.types import (
+    TASKS,
+    TaskUnsupported,
+    Transcript,
+    TranscriptionEngine,
+    TranscriptionOptions,
+    language_code,
+)
 
 logger = logging.getLogger("mlservice.transcription")
 
@@ -163,7 +170,18 @@ class TranscriptionService:
         # the response names the model that really ran.
         return EngineChoice(self.local, self.local.model_name)
 
-    def options(self, choice: EngineChoice, language: str | None, prompt: str | None) -> TranscriptionOptions:
+    def options(
+        self, choice: EngineChoice, language: str | None, prompt: str | None, task: str = "transcribe"
+    ) -> TranscriptionOptions:
+        """Checked options; ``task="translate"`` asks for English text (a 400 where the model cannot)."""
+        if task not in TASKS:
+            raise BadRequest(f"task must be one of {', '.join(TASKS)}", param="task")
+        if not choice.engine.supports_task(choice.model, task):
+            raise BadRequest(
+                f"model {choice.model} cannot translate (English-only); select a multilingual model "
+                "(TRANSCRIPTION_LOCAL_MODEL=base) or set OPENAI_API_KEY for whisper-1",
+                param="model",
+            )
         code = None
         if language is not None and language.strip() and language.strip().lower() != "auto":
             code = language_code(language)
@@ -174,7 +192,7 @@ class TranscriptionService:
                     f"language {code} is not supported by the local model {choice.model} (English only); "
                     "set OPENAI_API_KEY to transcribe other languages"
                 )
-        return TranscriptionOptions(language=code, prompt=(prompt or None))
+        return TranscriptionOptions(language=code, prompt=(prompt or None), task=task)
 
     # --- audio files
     @staticmethod
@@ -236,6 +254,8 @@ class TranscriptionService:
             raise BadRequest(str(exc)) from exc
         except LocalModelUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from exc
+        except TaskUnsupported as exc:
+            raise BadRequest(str(exc)) from exc
 
     def convert(
         self,

@@ -13,7 +13,7 @@ import contextlib
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +97,7 @@ def transcribe_stream(
         part = transcribe(samples, options)
         if options.language is None and part.language and part.language_detected:
             # The first window decides the language; later windows keep it for a consistent text.
-            options = TranscriptionOptions(part.language, options.prompt, options.word_timestamps)
+            options = replace(options, language=part.language)
         parts.append(part)
         used.append(chunk)
         if on_progress:

@@ -19,7 +19,7 @@ from django.conf import settings
 from services.model_gate import gate_for
 
 from . import audio
-from .types import Segment, Transcript, TranscriptionOptions, Word
+from .types import TASKS, Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word
 
 logger = logging.getLogger("mlservice.transcription.local")
 
@@ -79,6 +79,19 @@ class LocalWhisperEngine:
     def supports_language(self, model: str, code: str) -> bool:
         return self.is_multilingual() or code == "en"
 
+    def supports_task(self, model: str, task: str) -> bool:
+        # Translation is a multilingual model's task; an English-only model only transcribes.
+        return task == "transcribe" or (task == "translate" and self.is_multilingual())
+
+    def check_task(self, task: str) -> None:
+        if task not in TASKS:
+            raise TaskUnsupported(f"task must be one of {', '.join(TASKS)}")
+        if not self.supports_task(self.model_name, task):
+            raise TaskUnsupported(
+                f"The local model {self.model_name} is English-only and cannot translate; "
+                "select a multilingual model (TRANSCRIPTION_LOCAL_MODEL=base) or set OPENAI_API_KEY"
+            )
+
     # --- work
     def load(self) -> Any:
         key = self._key()
@@ -94,6 +107,7 @@ class LocalWhisperEngine:
         return self.transcribe_pcm(audio.decode(path), model, options)
 
     def transcribe_pcm(self, samples: np.ndarray, model: str, options: TranscriptionOptions) -> Transcript:
+        self.check_task(options.task)
         whisper = self.load()
         language = options.language or (None if self.is_multilingual() else "en")
         # Whisper is CPU-bound: a bounded number of runs per process, the rest refused (503) at once.
@@ -101,6 +115,7 @@ class LocalWhisperEngine:
             segments_iter, info = whisper.transcribe(
                 samples,
                 language=language,
+                task=options.task,
                 initial_prompt=options.prompt or None,
                 word_timestamps=options.word_timestamps,
                 beam_size=settings.TRANSCRIPTION_BEAM_SIZE,

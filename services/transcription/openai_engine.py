@@ -19,7 +19,7 @@ from mlservice.api.exceptions import ServiceUnavailable, UpstreamError
 from services.provider_errors import map_provider_error
 
 from . import audio
-from .types import Segment, Transcript, TranscriptionOptions, Word, language_code
+from .types import Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word, language_code
 
 logger = logging.getLogger("mlservice.transcription.openai")
 
@@ -66,6 +66,10 @@ class OpenAIWhisperEngine:
     def supports_language(self, model: str, code: str) -> bool:
         return True
 
+    def supports_task(self, model: str, task: str) -> bool:
+        # OpenAI's /audio/translations serves whisper-1 only; the gpt-4o models only transcribe.
+        return task == "transcribe" or (task == "translate" and model.startswith("whisper-"))
+
     def transcribe_file(self, path: Path, filename: str, model: str, options: TranscriptionOptions) -> Transcript:
         duration = audio.probe(path).duration
         with path.open("rb") as handle:
@@ -85,19 +89,24 @@ class OpenAIWhisperEngine:
     ) -> Transcript:
         if self._client is None:
             raise ServiceUnavailable("OpenAI client not initialized - check OPENAI_API_KEY")
+        if not self.supports_task(model, options.task):
+            raise TaskUnsupported(f"model {model} cannot {options.task}; translation needs whisper-1")
+        translate = options.task == "translate"
         params: dict[str, Any] = {"file": file, "model": model}
-        if options.language:
+        if options.language and not translate:  # translations take no language: the output is English
             params["language"] = options.language
         if options.prompt:
             params["prompt"] = options.prompt
         verbose = self.detects_language(model)
         if verbose:
             params["response_format"] = "verbose_json"
-            params["timestamp_granularities"] = ["segment", "word"] if options.word_timestamps else ["segment"]
+            if not translate:  # /audio/translations has no word timings
+                params["timestamp_granularities"] = ["segment", "word"] if options.word_timestamps else ["segment"]
         else:
             params["response_format"] = "json"
         try:
-            response = self._client.audio.transcriptions.create(**params)
+            endpoint = self._client.audio.translations if translate else self._client.audio.transcriptions
+            response = endpoint.create(**params)
         except openai.OpenAIError as exc:
             raise map_provider_error(exc, "OpenAI", "transcription", "OPENAI_API_KEY", "OPENAI_BASE_URL") from exc
         return _transcript(response, model, options, duration, verbose)

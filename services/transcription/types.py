@@ -30,6 +30,13 @@ WHISPER_LANGUAGES: dict[str, str] = {
 }  # fmt: skip
 LANGUAGE_CODES_BY_NAME = {name: code for code, name in WHISPER_LANGUAGES.items()}
 
+# Whisper's two tasks: text in the spoken language, or English text from any language.
+TASKS = ("transcribe", "translate")
+
+
+class TaskUnsupported(ValueError):
+    """The model cannot do the requested task (English-only Whisper cannot translate): a 400."""
+
 
 def language_code(value: str | None) -> str | None:
     """ISO code for a code or a Whisper language name ("en", "English", "english")."""
@@ -72,6 +79,7 @@ class TranscriptionOptions:
     language: str | None = None  # ISO code; None: detect (where the engine can)
     prompt: str | None = None
     word_timestamps: bool = True
+    task: str = "transcribe"  # one of TASKS
 
 
 @dataclass
@@ -104,6 +112,8 @@ class TranscriptionEngine(Protocol):
     def detects_language(self, model: str) -> bool: ...
 
     def supports_language(self, model: str, code: str) -> bool: ...
+
+    def supports_task(self, model: str, task: str) -> bool: ...
 
     def transcribe_file(self, path: Path, filename: str, model: str, options: TranscriptionOptions) -> Transcript:
         """A whole file on disk, in any format PyAV reads (already probed by the caller)."""
