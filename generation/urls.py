@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import openai_compat, views
+from . import openai_compat, openai_models, views
 
 urlpatterns = [
     path("generation/text", views.TextGenerationView.as_view(), name="generation-text"),
@@ -9,4 +9,7 @@ urlpatterns = [
     path("chat/completions", views.ChatCompletionsView.as_view(), name="chat-completions"),
     # OpenAI wire format for OpenAI SDKs: base_url = http://<host>/v1
     path("v1/chat/completions", openai_compat.OpenAIChatCompletionsView.as_view(), name="openai-chat-completions"),
+    path("v1/models", openai_models.OpenAIModelsView.as_view(), name="openai-models"),
+    # Model ids may hold slashes (an OpenAI-compatible server's "org/model").
+    path("v1/models/<path:model_id>", openai_models.OpenAIModelView.as_view(), name="openai-model"),
 ]

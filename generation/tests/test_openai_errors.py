@@ -17,7 +17,8 @@ from django.core.cache import caches
 from rest_framework import exceptions
 
 from mlservice.api.auth import IpRateThrottle
-from mlservice.api.exceptions import BadRequest, NotConfigured, ServiceUnavailable, openai_exception_handler
+from mlservice.api.exceptions import openai_exception_handler
+from mlservice.core.errors import BadRequest, NotConfigured, ServiceUnavailable
 from services import auth_service
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -102,8 +103,8 @@ def test_validation_errors_name_the_parameter(live_server) -> None:
 
 def test_unknown_v1_route_is_an_openai_not_found(live_server) -> None:
     with pytest.raises(openai.NotFoundError) as missing:
-        _client(live_server).models.list()
-    assert missing.value.message == "Error code: 404 - Cannot GET /v1/models"
+        _client(live_server).files.list()
+    assert missing.value.message == "Error code: 404 - Cannot GET /v1/files"
     assert missing.value.body["type"] == "invalid_request_error"
 
 
