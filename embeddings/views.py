@@ -11,8 +11,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.exceptions import BadRequest
 from mlservice.api.views import ContractView
+from mlservice.core.errors import BadRequest
 from services import embedding_service
 from services.embedding_service import EmbeddingService
 

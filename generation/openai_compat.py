@@ -18,9 +18,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from mlservice.api.exceptions import BadRequest, ServiceError
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
+from mlservice.core.errors import BadRequest, ServiceError
 from services import llm_service
 from services.llm.base import ChatDelta
 

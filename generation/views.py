@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mlservice.api.exceptions import ServiceUnavailable
 from mlservice.api.views import ContractView
+from mlservice.core.errors import ServiceUnavailable
 from services import llm_service
 from services.llm.base import ChatDelta, ChatResult
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mlservice.api.exceptions import PayloadTooLarge
+from mlservice.core.errors import PayloadTooLarge
 from services import llm_service
 from services.llm.base import ChatDelta
 

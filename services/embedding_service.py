@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from mlservice.api.exceptions import BadRequest, NotConfigured, ServiceError
+from mlservice.core.errors import BadRequest, NotConfigured, ServiceError
 from services.embeddings.base import EmbeddingProvider, EmbeddingResult, ModelInfo
 from services.embeddings.cache import VectorCache
 from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from mlservice.api.exceptions import NotConfigured
+from mlservice.core.errors import NotConfigured
 
 from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage

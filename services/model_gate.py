@@ -25,17 +25,19 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
 
 DEFAULT_LIMITS = {"concurrency": 1, "queue": 8}
 
 
 class Overloaded(ServiceUnavailable):
-    """The model's queue is full: 503 with ``Retry-After`` (``wait`` is read by the error handler)."""
+    """The model's queue is full: 503 with ``Retry-After``."""
+
+    code = "model_overloaded"
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.wait = retry_after
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from mlservice.api.exceptions import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
+from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine

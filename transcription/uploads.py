@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from rest_framework.request import Request
 
-from mlservice.api.exceptions import PayloadTooLarge
+from mlservice.core.errors import PayloadTooLarge
 
 # Room for the multipart boundaries and the small text fields next to the file.
 _FORM_OVERHEAD_BYTES = 64 * 1024

@@ -15,10 +15,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mlservice.api.exceptions import BadRequest, NotFoundError, ServiceError
 from mlservice.api.parsers import ORJSONParser
 from mlservice.api.serializers import ContractSerializer
 from mlservice.api.views import ContractView
+from mlservice.core.errors import BadRequest, NotFoundError, ServiceError
 from mlservice.core.formatting import js_number
 from services import transcription_service
 from services.transcription import jobs, output

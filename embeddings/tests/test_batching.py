@@ -97,7 +97,7 @@ def test_full_queue_is_refused_at_once() -> None:
         with pytest.raises(Overloaded) as refused:
             batcher.encode(["too many"])
         assert time.perf_counter() - started < 0.1
-        assert refused.value.status_code == 503 and refused.value.wait == 5
+        assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "5"
         release.set()
         assert running.result(5).vectors.shape == (1, 2)
         assert all(f.result(5).vectors.shape == (1, 2) for f in queued)

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from embeddings.apps import is_serving_process
-from mlservice.api.exceptions import BadRequest, ServiceUnavailable
+from mlservice.core.errors import BadRequest, ServiceUnavailable
 from services import embedding_service
 from services.embeddings import local, onnx_build
 

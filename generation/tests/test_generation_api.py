@@ -143,7 +143,7 @@ def test_chat_stream_with_anthropic(post_json, anthropic_fake) -> None:
 
 
 def test_chat_stream_error_mid_way_is_an_error_event(post_json, openai_fake, monkeypatch) -> None:
-    from mlservice.api.exceptions import UpstreamError
+    from mlservice.core.errors import UpstreamError
     from services.llm.base import ChatDelta
     from services.llm.openai_provider import OpenAIChatProvider
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlservice.api.exceptions import BadRequest, ServiceUnavailable, UpstreamError
+from mlservice.core.errors import BadRequest, ServiceUnavailable, UpstreamError
 from services import llm_service
 
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}]

@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from mlservice.core.cache import GuardedCache
+from mlservice.core.errors import ServiceUnavailable
 from services import auth_service
 
 from .client_ip import client_ip
-from .exceptions import ServiceUnavailable
 
 logger = logging.getLogger("mlservice.auth")
 
@@ -26,11 +26,12 @@ throttle_cache = GuardedCache(THROTTLE_CACHE_ALIAS, label="Throttle cache")
 
 
 class KeysUnavailableError(ServiceUnavailable):
-    """503 with Retry-After (the contract handler reads ``wait``) while no key list is loaded."""
+    """503 with Retry-After while no key list is loaded."""
+
+    code = "api_keys_unavailable"
 
     def __init__(self, error: auth_service.KeysUnavailable) -> None:
-        super().__init__(str(error))
-        self.wait = error.retry_after
+        super().__init__(str(error), retry_after=error.retry_after)
 
 
 def _auth_enabled() -> bool:

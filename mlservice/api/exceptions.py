@@ -13,66 +13,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from mlservice.core.errors import (  # noqa: F401 - BadRequest...: transitional re-export, see below
+    ERROR_CODE_HEADER,
+    BadRequest,
+    NotConfigured,
+    NotFoundError,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    UnsupportedMedia,
+    UpstreamError,
+    retry_after_header,
+)
+
+# The error classes live in mlservice.core.errors (services raise them; they must not import this
+# HTTP-layer module). Import them from there; the names above are re-exported only while other
+# branches of work still import them from here.
+
 logger = logging.getLogger("mlservice.errors")
-
-
-class ServiceError(exceptions.APIException):
-    """A failure the client should see with its own message (a provider down, a bad audio file...)."""
-
-    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-    default_detail = "Internal server error"
-    # Whether a client should try again; None lets the status decide (429 and 5xx: yes).
-    retryable: bool | None = None
-
-    def __init__(self, message: str, status_code: int | None = None, *, param: str | None = None) -> None:
-        if status_code is not None:
-            self.status_code = status_code
-        self.message = message
-        self.param = param  # the offending request field, for OpenAI's error envelope
-        super().__init__(detail=message)
-
-
-class BadRequest(ServiceError):
-    status_code = status.HTTP_400_BAD_REQUEST
-
-
-class NotFoundError(ServiceError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class PayloadTooLarge(ServiceError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-
-
-class UnsupportedMedia(ServiceError):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-
-
-class UpstreamError(ServiceError):
-    """A provider (OpenAI, Anthropic, Qdrant...) answered with an error: 502."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-
-
-class ServiceUnavailable(ServiceError):
-    """A dependency is down or not configured: 503."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
-class NotConfigured(ServiceUnavailable):
-    """503 that only an operator can cure (no provider or model configured): clients must not retry."""
-
-    retryable = False
 
 
 def error_body(status_code: int, error: str, message: Any = None) -> dict[str, Any]:
@@ -127,12 +95,40 @@ _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rat
 _OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 
 
+@dataclass
+class Failure:
+    """What both wire formats say about one failure: the native body's ``error`` and ``message``,
+    the status, the headers, and (for OpenAI's envelope) the text, the offending field and whether
+    a retry can help."""
+
+    status: int
+    error: str
+    message: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    param: str | None = None
+    retryable: bool | None = None  # None: the status decides
+    text: str | None = None  # OpenAI's message when it differs from the native body's
+
+    @property
+    def openai_text(self) -> str:
+        if self.text is not None:
+            return self.text
+        message = self.message or self.error
+        return "; ".join(map(str, message)) if isinstance(message, list) else str(message)
+
+    @property
+    def should_retry(self) -> bool:
+        if self.retryable is not None:
+            return self.retryable
+        return self.status in _RETRIED_STATUSES or self.status >= 500
+
+
 def contract_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: the contract's error body, or OpenAI's on ``/v1/*`` routes."""
     request = context.get("request")
     if request is not None and is_openai_path(request.path_info):
         return openai_exception_handler(exc, context)
-    return _contract_response(exc)
+    return native_exception_handler(exc, context)
 
 
 def is_openai_path(path: str) -> bool:
@@ -140,15 +136,19 @@ def is_openai_path(path: str) -> bool:
     return path.startswith(OPENAI_PATH_PREFIX)
 
 
+def native_exception_handler(exc: Exception, context: dict[str, Any] | None = None) -> Response:
+    """The contract's error body (module docstring) with the failure's headers."""
+    failure = describe(exc, context or {})
+    return _with_headers(Response(error_body(failure.status, failure.error, failure.message), status=failure.status),
+                         failure)  # fmt: skip
+
+
 def openai_exception_handler(exc: Exception, context: dict[str, Any] | None = None) -> Response:
     """Every /v1/* failure (validation, bad JSON, auth, throttling, service errors) in OpenAI's
     envelope, with the contract's status and headers (Retry-After, WWW-Authenticate) kept."""
-    response = _contract_response(exc)
-    message = _openai_message(exc, response.data)
-    response.data = openai_error_body(response.status_code, message, getattr(exc, "param", None))
-    if not _retryable(exc, response.status_code):
-        response["x-should-retry"] = "false"
-    return response
+    failure = describe(exc, context or {})
+    return _with_headers(Response(openai_error_body(failure.status, failure.openai_text, failure.param),
+                                  status=failure.status), failure, openai=True)  # fmt: skip
 
 
 def openai_error_body(status_code: int, message: str, param: str | None = None) -> dict[str, Any]:
@@ -156,56 +156,50 @@ def openai_error_body(status_code: int, message: str, param: str | None = None) 
     return {"error": {"message": message, "type": kind, "param": param, "code": _OPENAI_CODES.get(status_code)}}
 
 
-def _openai_message(exc: Exception, contract_body: Any) -> str:
-    if isinstance(exc, exceptions.ValidationError):
-        return "; ".join(validation_messages(exc.detail))
-    if isinstance(exc, exceptions.ParseError):
-        return "Invalid JSON body: " + str(exc.detail).removeprefix("Malformed JSON: ")
-    if not isinstance(contract_body, dict):
-        return "Internal server error"
-    # The contract puts a ServiceError's text in "error" and an APIException's detail in "message".
-    message = contract_body.get("message") or contract_body.get("error") or ""
-    return "; ".join(map(str, message)) if isinstance(message, list) else str(message)
-
-
-def _retryable(exc: Exception, status_code: int) -> bool:
-    explicit = getattr(exc, "retryable", None)
-    if explicit is not None:
-        return bool(explicit)
-    return status_code in _RETRIED_STATUSES or status_code >= 500
-
-
-def _contract_response(exc: Exception) -> Response:
-    response = _handle(exc)
-    headers = getattr(exc, "auth_header", None)
-    if headers:
-        response["WWW-Authenticate"] = headers
-    wait = getattr(exc, "wait", None)
-    if wait is not None:
-        response["Retry-After"] = str(max(1, int(wait + 0.999)))
+def _with_headers(response: Response | JsonResponse, failure: Failure, *, openai: bool = False) -> Any:
+    for name, value in failure.headers.items():
+        response[name] = value
+    if openai and not failure.should_retry:
+        response["x-should-retry"] = "false"
     return response
 
 
-def _handle(exc: Exception) -> Response:
+def describe(exc: Exception, context: dict[str, Any]) -> Failure:
+    """One reading of any exception a view can raise; both handlers render it."""
+    if isinstance(exc, ServiceError):
+        headers = {ERROR_CODE_HEADER: exc.code, **exc.headers}
+        return Failure(exc.status, exc.message, headers=headers, param=exc.param, retryable=exc.retryable)
     if isinstance(exc, exceptions.ValidationError):
         messages = validation_messages(exc.detail)
-        return Response(error_body(400, "Bad Request", messages), status=400)
+        return Failure(400, "Bad Request", messages, text="; ".join(messages))
     if isinstance(exc, exceptions.ParseError):
-        return Response(error_body(400, "Bad Request", [str(exc.detail)]), status=400)
-    if isinstance(exc, ServiceError):
-        return Response(error_body(exc.status_code, exc.message), status=exc.status_code)
+        text = "Invalid JSON body: " + str(exc.detail).removeprefix("Malformed JSON: ")
+        return Failure(400, "Bad Request", [str(exc.detail)], text=text)
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body(413, "Request body is too large"), status=413)
+        return Failure(413, "Request body is too large")
     if isinstance(exc, Http404):
-        return Response(error_body(404, "Not Found", str(exc) or "Not Found"), status=404)
+        return Failure(404, "Not Found", str(exc) or "Not Found")
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.APIException):
-        phrase = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return Response(error_body(exc.status_code, phrase, detail), status=exc.status_code)
+        return Failure(exc.status_code, HTTPStatus(exc.status_code).phrase, detail, headers=_drf_headers(exc, context))
     logger.exception("Unhandled error: %s", exc)
-    return Response(error_body(500, "Internal server error"), status=500)
+    return Failure(500, "Internal server error")
+
+
+def _drf_headers(exc: exceptions.APIException, context: dict[str, Any]) -> dict[str, str]:
+    """The headers DRF's own handler would add: Retry-After for throttling, WWW-Authenticate on a 401
+    (DRF turns a missing/failed authentication into 403 when the view names no scheme)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = retry_after_header(exc.wait)
+    view, request = context.get("view"), context.get("request")
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) and exc.status_code == 401:
+        challenge = view.get_authenticate_header(request) if view is not None and request is not None else None
+        if challenge:
+            headers["WWW-Authenticate"] = challenge
+    return headers
 
 
 def json_error(status_code: int, error: str, message: Any = None) -> JsonResponse:
@@ -214,13 +208,11 @@ def json_error(status_code: int, error: str, message: Any = None) -> JsonRespons
 
 def request_error(request: HttpRequest, status_code: int, error: str, message: Any = None) -> JsonResponse:
     """Errors Django answers outside DRF (unknown route, 500, oversized body): same language as the views."""
+    failure = Failure(status_code, error, message)
     if not is_openai_path(request.path_info):
         return json_error(status_code, error, message)
-    text = "; ".join(message) if isinstance(message, list) else str(message or error)
-    response = JsonResponse(openai_error_body(status_code, text), status=status_code)
-    if status_code < 500 and status_code not in _RETRIED_STATUSES:
-        response["x-should-retry"] = "false"
-    return response
+    body = openai_error_body(status_code, failure.openai_text)
+    return _with_headers(JsonResponse(body, status=status_code), failure, openai=True)
 
 
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -16,7 +16,7 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from .exceptions import PayloadTooLarge
+from mlservice.core.errors import PayloadTooLarge
 
 # Objects and arrays nested deeper than this are refused: deeper values crash JSON encoders
 # (orjson stops at 255 levels, the json module at Python's recursion limit) after being stored.

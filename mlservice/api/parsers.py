@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from .exceptions import PayloadTooLarge
+from mlservice.core.errors import PayloadTooLarge
 
 # The raw body is kept on the Django request so the request log can store it without re-reading
 # a stream DRF has already consumed.

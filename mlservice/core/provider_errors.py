@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from mlservice.api.exceptions import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
+from .errors import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
 
 logger = logging.getLogger("mlservice.providers")
 

@@ -16,9 +16,9 @@ from django.test import Client, override_settings
 from django.urls import path
 from rest_framework.response import Response
 
-from mlservice.api.exceptions import BadRequest, ServiceUnavailable
 from mlservice.api.log_context import JsonFormatter, RequestIdLogFilter, request_id_var
 from mlservice.api.views import ContractView
+from mlservice.core.errors import BadRequest, ServiceUnavailable
 from requestlog.models import RequestLog
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mlservice.api.exceptions import BadRequest
+from mlservice.core.errors import BadRequest
 from services.chunking import SEPARATORS, chunk_text
 from services.rag_service import DocumentInput, RagService, SearchRequest
 

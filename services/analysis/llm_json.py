@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.api.exceptions import UpstreamError
+from mlservice.core.errors import UpstreamError
 from services import llm_service
 
 logger = logging.getLogger("mlservice.analysis")

@@ -33,7 +33,8 @@ from typing import Protocol
 
 import numpy as np
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
+from mlservice import metrics
 from services.model_gate import gate_for
 
 from .base import Encoded, ModelInfo, l2_normalise

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from mlservice.api.exceptions import UpstreamError
-from services.provider_errors import map_provider_error
+from mlservice import metrics
+from mlservice.core.errors import UpstreamError
+from mlservice.core.provider_errors import map_provider_error
 
 from .base import Encoded, ModelInfo, l2_normalise
 

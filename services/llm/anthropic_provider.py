@@ -11,7 +11,7 @@ from typing import Any
 
 import anthropic
 
-from services.provider_errors import map_provider_error
+from mlservice.core.provider_errors import map_provider_error
 
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
 

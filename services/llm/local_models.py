@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
 
 logger = logging.getLogger("mlservice.llm")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mlservice.api.exceptions import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
+from mlservice.core.errors import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
 from services.model_gate import gate_for
 
 from . import local_models

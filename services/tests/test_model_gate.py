@@ -36,7 +36,7 @@ def test_full_queue_is_refused_at_once_with_retry_after() -> None:
         pass
     assert time.perf_counter() - started < 0.1
     assert refused.value.status_code == 503
-    assert refused.value.wait == 7
+    assert refused.value.headers["Retry-After"] == "7"
     assert "test-model" in refused.value.message and "queue is full" in refused.value.message
 
     release.set()

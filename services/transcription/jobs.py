@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections, connections
 from django.utils import timezone
 
-from mlservice.api.exceptions import ServiceError
+from mlservice.core.errors import ServiceError
 from services.model_gate import patient
 from transcription.models import TranscriptionJob
 

@@ -15,8 +15,8 @@ import numpy as np
 import openai
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceUnavailable, UpstreamError
-from services.provider_errors import map_provider_error
+from mlservice.core.errors import ServiceUnavailable, UpstreamError
+from mlservice.core.provider_errors import map_provider_error
 
 from . import audio
 from .types import Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word, language_code

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
 
 
 class VectorStoreError(ServiceUnavailable):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mlservice.api.exceptions import ServiceError
+from mlservice.core.errors import ServiceError
 from services import llm_service
 from services.llm import local_models
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from mlservice.api.exceptions import ServiceError
+from mlservice.core.errors import ServiceError
 from services import rag_service
 from services.rag_service import DocumentInput
 
