@@ -14,10 +14,9 @@ from mlservice.api.fields import (
     StrictChoiceField,
     StrictNumberField,
     StringListField,
-    check_text_chars,
-    check_texts_chars,
 )
 from mlservice.api.serializers import ContractSerializer
+from mlservice.core.limits import check_text_chars, check_texts_chars
 
 MAX_BATCH_TEXTS = 100
 

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from mlservice.api.fields import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
-from mlservice.core.formatting import js_number
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
+from mlservice.core.formatting import js_number
+from mlservice.core.limits import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
 from services import embedding_service
 from services.chunking import chunk_text
 from services.vectorstores import get_store
