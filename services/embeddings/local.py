@@ -34,7 +34,6 @@ from typing import Protocol
 import numpy as np
 
 from mlservice.core.errors import ServiceUnavailable
-from mlservice import metrics
 from services.model_gate import gate_for
 
 from .base import Encoded, ModelInfo, l2_normalise

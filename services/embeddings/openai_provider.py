@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from mlservice import metrics
 from mlservice.core.errors import UpstreamError
 from mlservice.core.provider_errors import map_provider_error
 
