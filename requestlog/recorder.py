@@ -41,6 +41,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from mlservice.api.client_ip import client_ip
+from mlservice.api.exceptions import error_message
 from mlservice.api.log_context import fast_uuid4
 from mlservice.api.parsers import RAW_BODY_ATTRIBUTE
 
@@ -330,17 +331,6 @@ def _valid_json_text(raw: bytes | None) -> str | None:
     if "\\u0000" in text:
         text = _JSON_NUL_ESCAPE.sub(r"\1\\ufffd", text)
     return text
-
-
-def error_message(body: bytes | None) -> str | None:
-    """The message of a contract error body (``message`` list joined, else ``error``)."""
-    parsed = _loads(body)
-    if isinstance(parsed, dict):
-        message = parsed.get("message")
-        if isinstance(message, list):
-            return "; ".join(str(m) for m in message)
-        return str(parsed.get("error") or message or "") or None
-    return None
 
 
 def prune(days: float, batch_size: int = 10_000) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
@@ -200,6 +201,22 @@ def _drf_headers(exc: exceptions.APIException, context: dict[str, Any]) -> dict[
         if challenge:
             headers["WWW-Authenticate"] = challenge
     return headers
+
+
+def error_message(body: bytes | None) -> str | None:
+    """The message of a contract error body (``message`` list joined, else ``error``): for the logs."""
+    if body is None:
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, dict):
+        message = parsed.get("message")
+        if isinstance(message, list):
+            return "; ".join(str(m) for m in message)
+        return str(parsed.get("error") or message or "") or None
+    return None
 
 
 def json_error(status_code: int, error: str, message: Any = None) -> JsonResponse:

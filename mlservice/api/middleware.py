@@ -21,9 +21,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.log import log_response
 
 from mlservice import metrics
-from requestlog.recorder import error_message, record_request
 
-from .exceptions import json_error
+from .exceptions import error_message, json_error
 from .log_context import fast_uuid4, request_id_var
 
 access_logger = logging.getLogger("mlservice.access")
@@ -44,6 +43,18 @@ _HOST_CHECK_EXEMPT = (
     "/api/v1/metrics",
 )
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+# Called as observer(request, response, duration_ms) after every response, inside the request's
+# id context. The request log registers its recorder here (requestlog/apps.py): this layer knows
+# no app, the app knows this layer.
+ResponseObserver = Callable[[HttpRequest, HttpResponse, float], None]
+_response_observers: list[ResponseObserver] = []
+
+
+def observe_responses(observer: ResponseObserver) -> None:
+    """Register ``observer`` once (``AppConfig.ready`` may run again in tests)."""
+    if observer not in _response_observers:
+        _response_observers.append(observer)
 
 
 class RequestContextMiddleware:
@@ -69,7 +80,8 @@ class RequestContextMiddleware:
                 _log_failure(request, response)
             if response.streaming:
                 _keep_request_id_while_streaming(response, request_id)
-            record_request(request, response, elapsed * 1000.0)
+            for observer in _response_observers:
+                observer(request, response, elapsed * 1000.0)
         finally:
             request_id_var.reset(token)
         return response
