@@ -26,11 +26,13 @@ import functools
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from mlservice import metrics
 from mlservice.core.errors import NotConfigured
 
 from .llm import local_models
@@ -143,7 +145,14 @@ class LLMService:
     ) -> ChatResult:
         route = self.resolve(model)
         request = self._request(messages, route, temperature, max_tokens, json_mode)
-        return self._provider(route.kind).chat(request)
+        label = _metrics_model(route)
+        if route.kind == "local":  # the local provider times its own run, without the wait for its slot
+            result = self._provider(route.kind).chat(request)
+        else:
+            with metrics.model_timer("llm", route.kind, label):
+                result = self._provider(route.kind).chat(request)
+        _record_usage(route, label, result.usage)
+        return result
 
     def stream_chat(
         self,
@@ -156,7 +165,7 @@ class LLMService:
         """Resolves the provider now (so configuration errors raise here), then streams lazily."""
         route = self.resolve(model)
         request = self._request(messages, route, temperature, max_tokens, json_mode)
-        return self._provider(route.kind).stream_chat(request)
+        return _measured_stream(self._provider(route.kind).stream_chat(request), route)
 
     @staticmethod
     def _request(
@@ -225,6 +234,37 @@ class LLMService:
             max_retries=retries,
             name="OpenAI" if kind == "openai" else "OpenAI-compatible server",
         )
+
+
+def _metrics_model(route: Route) -> str:
+    """The model's name as a metric label: configured names only (a request may name anything)."""
+    configured = {
+        settings.DEFAULT_LLM_MODEL,
+        settings.OPENAI_DEFAULT_MODEL,
+        settings.ANTHROPIC_DEFAULT_MODEL,
+        local_models.model_name(),
+    }
+    return metrics.bounded(route.model, configured - {"", None})
+
+
+def _record_usage(route: Route, label: str, usage: dict[str, int] | None) -> None:
+    if usage:
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+        metrics.record_tokens("llm", route.kind, label, prompt=prompt, completion=completion)
+
+
+def _measured_stream(deltas: Iterator[ChatDelta], route: Route) -> Iterator[ChatDelta]:
+    """The stream, timed from the first pull to its end (or to the client going away)."""
+    label = _metrics_model(route)
+    started = time.perf_counter()
+    try:
+        for delta in deltas:
+            if delta.done:
+                _record_usage(route, label, delta.usage)
+            yield delta
+    finally:
+        if route.kind != "local":  # the local provider times its own run (see ``chat``)
+            metrics.observe_model("llm", route.kind, label, time.perf_counter() - started)
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable
 
 DEFAULT_LIMITS = {"concurrency": 1, "queue": 8}
@@ -71,11 +72,15 @@ class ModelGate:
         """
         waits = _patient.get()
         self._admit(always=waits)
+        metrics.gate_entered(self.name)
+        started = False
         try:
             if not self._slots.acquire(timeout=None if waits else self.queue_timeout):
                 self._refuse()
             with self._lock:
                 self._running += 1
+            started = True
+            metrics.gate_started(self.name)
             try:
                 yield
             finally:
@@ -85,6 +90,7 @@ class ModelGate:
         finally:
             with self._lock:
                 self._admitted -= 1
+            metrics.gate_left(self.name, started)
 
     def stats(self) -> GateStats:
         with self._lock:
@@ -99,11 +105,13 @@ class ModelGate:
                 self._admitted += 1
                 full = False
         if full:
+            metrics.record_refusal(self.name, "queue_full")
             raise Overloaded(self._message("queue is full"), self.retry_after)
 
     def _refuse(self) -> None:
         with self._lock:
             self._refused += 1
+        metrics.record_refusal(self.name, "timeout")
         raise Overloaded(self._message(f"no slot within {self.queue_timeout:g} s"), self.retry_after)
 
     def _message(self, reason: str) -> str:

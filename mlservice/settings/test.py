@@ -1,3 +1,14 @@
+import atexit
+import os
+import shutil
+import tempfile
+
+# Each test run counts its metrics in a folder of its own, so a test can check exact values while
+# other runs (or yesterday's files) share the machine; subprocesses inherit it through the env.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mlservice-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
+
 from .base import *
 
 DEBUG = False

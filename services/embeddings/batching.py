@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlservice import metrics
 from services.model_gate import Overloaded, retry_after_for
 
 from .base import Encoded
 
 logger = logging.getLogger("mlservice.embeddings")
+# The batch queue stands in for the "local-embeddings" model gate, so refusals count under its name.
+GATE = "local-embeddings"
 
 
 @dataclass(eq=False)
@@ -92,6 +95,7 @@ class DynamicBatcher:
         with self._cond:
             if len(self._queue) >= self.max_queue or self._texts_over_limit(len(pending.texts)):
                 self._refused += 1
+                metrics.record_refusal(GATE, "queue_full")
                 raise self._overloaded("queue is full")
             self._queue.append(pending)
             self._ensure_thread()
@@ -103,6 +107,7 @@ class DynamicBatcher:
                     self._queue.remove(pending)
                     self._refused += 1
             if still_queued:
+                metrics.record_refusal(GATE, "timeout")
                 raise self._overloaded(f"not started within {self.queue_timeout:g} s")
             pending.done.wait()  # already running: its rows come shortly
         if pending.error is not None:

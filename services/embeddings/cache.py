@@ -14,6 +14,7 @@ import hashlib
 import numpy as np
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
+from mlservice import metrics
 from mlservice.core.cache import GuardedCache
 
 
@@ -39,6 +40,8 @@ class VectorCache:
             decoded = _decode(value)
             if decoded is not None:
                 found[key] = decoded
+        # A cache that is down counts as misses: that is what the request got.
+        metrics.record_cache("embedding", hits=len(found), misses=len(keys) - len(found))
         return found
 
     def set_many(self, alias: str, items: dict[str, tuple[np.ndarray, int]], timeout: int | None) -> None:

@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable
 from services.model_gate import gate_for
 
@@ -294,7 +295,11 @@ class LocalProvider:
         return self._batcher
 
     def _encode_now(self, texts: list[str]) -> Encoded:
-        return self.encoder().encode(texts, self.batch_size)
+        encoder = self.encoder()  # loaded before the timer: a first call's load is not model latency
+        with metrics.model_timer("embedding", "local", MODEL_NAME):
+            encoded = encoder.encode(texts, self.batch_size)
+        metrics.record_tokens("embedding", "local", MODEL_NAME, prompt=sum(encoded.token_counts))
+        return encoded
 
     def warm(self) -> None:
         self.encode(["warm up the local embedding model"], MODEL_NAME, None)

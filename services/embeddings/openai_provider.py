@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlservice import metrics
 from mlservice.core.errors import UpstreamError
 from mlservice.core.provider_errors import map_provider_error
 
@@ -58,6 +59,7 @@ class OpenAIProvider:
             max_retries=max_retries,
         )
         self.label = "OpenAI-compatible server" if base_url else "OpenAI"
+        self.metrics_provider = "compatible" if base_url else "openai"
 
     @property
     def cache_namespace(self) -> str:
@@ -83,7 +85,9 @@ class OpenAIProvider:
         if dimensions:
             params["dimensions"] = dimensions
         try:
-            response = self.client.embeddings.create(**params)
+            # The model passed the service's routing: a known OpenAI model or a configured name.
+            with metrics.model_timer("embedding", self.metrics_provider, model):
+                response = self.client.embeddings.create(**params)
         except openai.OpenAIError as exc:
             raise map_provider_error(
                 exc, self.label, f"embedding ({model})", "OPENAI_API_KEY", "OPENAI_BASE_URL"
@@ -95,7 +99,9 @@ class OpenAIProvider:
         if vectors.ndim != 2 or vectors.shape[1] == 0:
             raise UpstreamError(f"No embedding returned from {self.label}")
         usage = getattr(response, "usage", None)
-        return vectors, int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        metrics.record_tokens("embedding", self.metrics_provider, model, prompt=tokens)
+        return vectors, tokens
 
 
 def _spread(total: int, texts: list[str]) -> list[int]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from mlservice import metrics
 from mlservice.core.errors import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
 from services.model_gate import gate_for
 
@@ -65,7 +66,8 @@ class LocalChatProvider:
         with gate_for(GATE).slot():
             server, name = self._ensure_server()
             try:
-                answer = server.handle_chat_completions(self._body(request))
+                with metrics.model_timer("llm", "local", name):
+                    answer = server.handle_chat_completions(self._body(request))
             except (TypeError, ValueError, RuntimeError) as exc:
                 raise UpstreamError(f"The local LLM failed: {exc}") from exc
         _raise_for_error(answer)
@@ -105,7 +107,8 @@ class LocalChatProvider:
             worker = threading.Thread(target=run, name="local-llm-stream", daemon=True)
             worker.start()
             try:
-                yield from _deltas(chunks, name)
+                with metrics.model_timer("llm", "local", name):
+                    yield from _deltas(chunks, name)
             finally:
                 cancelled.set()
                 worker.join()
