@@ -7,6 +7,6 @@ from celery import shared_task
 from services.transcription import jobs
 
 
-@shared_task(name="transcription.run_job", acks_late=True, ignore_result=True)
+@shared_task(name=jobs.RUN_JOB_TASK, acks_late=True, ignore_result=True)
 def run_transcription_job(job_id: str) -> None:
     jobs.run_job(job_id)

@@ -32,6 +32,9 @@ from .types import TranscriptionOptions, transcript_to_dict
 
 logger = logging.getLogger("mlservice.transcription.jobs")
 
+# The Celery task that runs a job (transcription/tasks.py registers it under this name).
+RUN_JOB_TASK = "transcription.run_job"
+
 _executor: ThreadPoolExecutor | None = None
 _workers_seen_at: float | None = None
 _WORKER_PING_TTL_SECONDS = 60.0
@@ -92,13 +95,15 @@ def dispatch(job_id: str) -> None:
 
 
 def _enqueue(job_id: str) -> bool:
-    """Hand the job to Celery when a worker is there to take it; False: run it here instead."""
-    from transcription.tasks import run_transcription_job
+    """Hand the job to Celery when a worker is there to take it; False: run it here instead.
+
+    The task is sent by name: transcription/tasks.py imports this module, never the reverse."""
+    from mlservice.celery import app
 
     if not _workers_answer():
         return False
     try:
-        run_transcription_job.apply_async(args=[job_id], retry=False)
+        app.send_task(RUN_JOB_TASK, args=[job_id], retry=False)
     except Exception as exc:  # noqa: BLE001 - any broker failure: run it here rather than lose it
         logger.warning("Could not queue transcription job %s: %s", job_id, exc)
         return False
