@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from embeddings.serializers import OpenAIErrorSerializer
-from mlservice.api.exceptions import NotFoundError
+from mlservice.core.errors import NotFoundError
 from services import model_catalog
 
 from .serializers import TEXT_MODELS

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceError
+from mlservice.core.errors import ServiceError
 from services import embedding_service, llm_service, transcription_service
 from services.transcription_service import OPENAI_MODELS as OPENAI_TRANSCRIPTION_MODELS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlservice.api.exceptions import BadRequest
+from mlservice.core.errors import BadRequest
 from services import transcription_service
 from services.transcription import audio
 from services.transcription.types import TaskUnsupported, TranscriptionOptions
