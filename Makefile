@@ -40,10 +40,11 @@ run: migrate
 serve:
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-## Install and run lint + the whole test suite with coverage on embedded defaults (SQLite, local memory cache).
+## Install and run lint, the import layers (pyproject.toml) + the whole test suite with coverage on embedded defaults (SQLite, local memory cache).
 ## Coverage is on by default (pytest.ini, .coveragerc).
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## The same suite against the machine's PostgreSQL and Redis (.ci/run starts them).
@@ -54,6 +55,7 @@ test-services: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
 
 format: install-dev

@@ -274,6 +274,10 @@ SERVER_PROBE_THREADS = env_int("SERVER_PROBE_THREADS", 2, min_value=1, max_value
 # idle timeout (408 otherwise); slow clients wait on the event loop, never on a thread.
 SERVER_BODY_TIMEOUT_SECONDS = env_float("SERVER_BODY_TIMEOUT_SECONDS", 60.0, min_value=1.0)
 SERVER_BODY_IDLE_TIMEOUT_SECONDS = env_float("SERVER_BODY_IDLE_TIMEOUT_SECONDS", 15.0, min_value=0.5)
+# A streamed answer (SSE) ends with an error event after this long, and the ASGI front stops it
+# (closing it stops the generation) a little later still if no event came: no stream holds a
+# server thread or a model slot without bound. A client that disconnects stops its stream at once.
+SERVER_STREAM_TIMEOUT_SECONDS = env_float("SERVER_STREAM_TIMEOUT_SECONDS", 300.0, min_value=1.0, max_value=86_400.0)
 # A connection whose request headers do not arrive within this long is closed (granian).
 SERVER_HEADER_TIMEOUT_SECONDS = env_float("SERVER_HEADER_TIMEOUT_SECONDS", 10.0, min_value=1.0, max_value=300.0)
 # Longest wait for a model slot before the request is refused (503 + Retry-After of about this).

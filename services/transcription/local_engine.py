@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from mlservice import metrics
 from services.model_gate import gate_for
 
 from . import audio
@@ -111,7 +112,7 @@ class LocalWhisperEngine:
         whisper = self.load()
         language = options.language or (None if self.is_multilingual() else "en")
         # Whisper is CPU-bound: a bounded number of runs per process, the rest refused (503) at once.
-        with gate_for("local-whisper").slot():
+        with gate_for("local-whisper").slot(), metrics.model_timer("transcription", "local", self.model_name):
             segments_iter, info = whisper.transcribe(
                 samples,
                 language=language,
