@@ -51,6 +51,7 @@ class ServingLimits:
     max_body_bytes: int = 64 * 1024 * 1024
     body_timeout: float = 60.0
     body_idle_timeout: float = 15.0
+    stream_timeout: float = 310.0
     retry_after: int = 1
 
     @classmethod
@@ -61,9 +62,16 @@ class ServingLimits:
             threads=settings.SERVER_THREADS,
             queue=settings.SERVER_QUEUE,
             probe_threads=settings.SERVER_PROBE_THREADS,
-            max_body_bytes=max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, settings.TRANSCRIPTION_MAX_UPLOAD_BYTES) + 65536,
+            max_body_bytes=max(
+                settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+                settings.TRANSCRIPTION_MAX_UPLOAD_BYTES,
+                settings.RAG_UPLOAD_MAX_REQUEST_BYTES,  # POST /rag/documents
+            )
+            + 65536,
             body_timeout=settings.SERVER_BODY_TIMEOUT_SECONDS,
             body_idle_timeout=settings.SERVER_BODY_IDLE_TIMEOUT_SECONDS,
+            # The stream's own error event comes at SERVER_STREAM_TIMEOUT_SECONDS; this is the hard stop.
+            stream_timeout=settings.SERVER_STREAM_TIMEOUT_SECONDS + 10.0,
         )
 
 
@@ -129,19 +137,29 @@ class ThreadPoolWSGI:
         if rest is None:
             await send({"type": "http.response.body", "body": chunks})
             return
-        # A streaming response (SSE): each chunk is produced in the pool and sent as it comes.
+        # A streaming response (SSE): each chunk is produced in the pool and sent as it comes. A
+        # client that disconnects, or the stream deadline, stops it: the body is closed, which
+        # stops the generation behind it (services/llm/*), so no stream holds a thread unbounded.
+        gone = asyncio.ensure_future(_disconnected(receive))
+        deadline = loop.time() + self.limits.stream_timeout
         try:
             await send({"type": "http.response.body", "body": chunks, "more_body": True})
             while True:
-                chunk = await loop.run_in_executor(pool, next, rest, None)
+                pending = loop.run_in_executor(pool, next, rest, None)
+                await asyncio.wait({pending, gone}, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+                if not pending.done():
+                    logger.info("stream stopped: %s", "client disconnected" if gone.done() else "stream deadline")
+                    break
+                chunk = pending.result()
                 if chunk is None:
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            if not gone.done():
+                await send({"type": "http.response.body", "body": b""})
         finally:
-            close = getattr(rest, "close", None)
-            if close is not None:
-                await loop.run_in_executor(pool, close)
+            gone.cancel()
+            if not rest.close_after_chunk():  # else the thread producing a chunk closes it then
+                await loop.run_in_executor(pool, rest.close)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _content_length(scope)
@@ -177,6 +195,12 @@ class _ClientGone(Exception):
     pass
 
 
+async def _disconnected(receive: Receive) -> None:
+    """Returns when the client has gone (the request body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 def _call_app(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
     """Run the WSGI app in a pool thread: status, headers, the body (or its first chunk and the rest)."""
     started: dict[str, Any] = {}
@@ -206,12 +230,31 @@ class _Closing:
     def __init__(self, iterator: Any, result: Any) -> None:
         self._iterator = iterator
         self._result = result
+        self._lock = threading.Lock()
+        self._producing = False
+        self._close_after = False
 
     def __iter__(self) -> _Closing:
         return self
 
     def __next__(self) -> bytes:
-        return next(self._iterator)
+        with self._lock:
+            self._producing = True
+        try:
+            return next(self._iterator)
+        finally:
+            with self._lock:
+                self._producing = False
+                close = self._close_after
+            if close:
+                self.close()
+
+    def close_after_chunk(self) -> bool:
+        """A running generator cannot be closed: if a chunk is being produced, its thread closes
+        the body when the chunk is done (True); otherwise the caller closes it now (False)."""
+        with self._lock:
+            self._close_after = self._producing
+            return self._producing
 
     def close(self) -> None:
         close = getattr(self._result, "close", None)

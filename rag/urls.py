@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import document_views, views
 
 urlpatterns = [
     path("rag/index", views.IndexView.as_view(), name="rag-index"),
@@ -16,6 +16,7 @@ urlpatterns = [
         views.CollectionDocumentView.as_view(),
         name="rag-collection-document-delete",
     ),
+    path("rag/documents", document_views.DocumentsUploadView.as_view(), name="rag-documents-upload"),
     path("rag/documents/<str:document_id>", views.DocumentView.as_view(), name="rag-document-delete"),
     path("rag/stats", views.StatsView.as_view(), name="rag-stats"),
 ]

@@ -16,12 +16,13 @@ A ``minScore`` of 0 turns the threshold off (pure ranking, as retrieval benchmar
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from mlservice.core.formatting import js_number
 from mlservice.core.limits import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
 from services import embedding_service
 from services.chunking import chunk_text
+from services.llm.base import ChatDelta, empty_usage
 from services.vectorstores import get_store
 from services.vectorstores.base import ChunkRecord, Hit, SearchFilter, VectorStore
 
@@ -67,6 +69,18 @@ class DocumentInput:
     source_type: str = "document"
     metadata: dict[str, Any] = field(default_factory=dict)
     document_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """One file's extracted text for :meth:`RagService.index_files` (chunked, unlike DocumentInput)."""
+
+    document_id: str
+    filename: str
+    content: str
+    file_type: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_type: str = "file"
 
 
 @dataclass(frozen=True)
@@ -203,11 +217,41 @@ class RagService:
     ) -> tuple[str, int]:
         """Chunk a document (contract chunker), embed every chunk, then store them in one atomic
         write that also removes the document's previous chunks."""
+        file = FileInput(document_id, filename, content, file_type, dict(extra_metadata or {}), source_type)
+        return collection, self.index_files(collection, [file], chunk_size=chunk_size, chunk_overlap=chunk_overlap)[0]
+
+    def index_files(
+        self,
+        collection: str,
+        files: Sequence[FileInput],
+        *,
+        chunk_size: int = 1000,
+        chunk_overlap: int = 200,
+        extra_metadata: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """:meth:`index_file` for several files in ONE atomic write (POST /rag/documents, the .jsonl
+        lines of index_documents): every file is chunked, all chunks embedded in one call, then
+        stored, so a failure in any file leaves the collection as it was. Returns each file's chunk count."""
         physical = self.physical(collection)
-        if content.strip():  # contract 4.3.0: blank content is a success with 0 chunks
-            _check_content(content)
         if chunk_overlap >= chunk_size:
             raise BadRequest("chunkOverlap must be smaller than chunkSize")
+        _check_unique_ids([DocumentInput(content="", source=f.filename, document_id=f.document_id) for f in files])
+        if extra_metadata:
+            _check_metadata(extra_metadata)
+        per_file = [self._file_chunks(file.content, chunk_size, chunk_overlap) for file in files]
+        every_chunk = [chunk for chunks in per_file for chunk in chunks]
+        vectors = self._embed(every_chunk) if every_chunk else np.zeros((0, 0), dtype=np.float32)
+        records: list[ChunkRecord] = []
+        for file, chunks in zip(files, per_file, strict=True):
+            metadata = {**(extra_metadata or {}), **file.metadata}
+            records += self._file_records(file, metadata, chunks, vectors[len(records) : len(records) + len(chunks)])
+        self._upsert(physical, records, replace=[file.document_id for file in files])
+        return [len(chunks) for chunks in per_file]
+
+    @staticmethod
+    def _file_chunks(content: str, chunk_size: int, chunk_overlap: int) -> list[str]:
+        if content.strip():  # contract 4.3.0: blank content is a success with 0 chunks
+            _check_content(content)
         # The chunker stops one chunk past the limit: a tiny step (chunkOverlap just under chunkSize)
         # would otherwise cut a 2 MB text into 2 million chunks before the count is checked.
         chunks = chunk_text(content, chunk_size, chunk_overlap, max_chunks=settings.RAG_MAX_CHUNKS_PER_DOCUMENT + 1)
@@ -216,16 +260,21 @@ class RagService:
                 f"Document would make more than {settings.RAG_MAX_CHUNKS_PER_DOCUMENT} chunks, the limit "
                 "(RAG_MAX_CHUNKS_PER_DOCUMENT): use a larger chunkSize or a smaller chunkOverlap"
             )
-        vectors = self._embed(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
-        total = len(chunks)
-        base = {"document_id": document_id, **(extra_metadata or {}), "filename": filename, "file_type": file_type}
-        records = [
+        return chunks
+
+    @staticmethod
+    def _file_records(
+        file: FileInput, extra_metadata: dict[str, Any], chunks: list[str], vectors: np.ndarray
+    ) -> list[ChunkRecord]:
+        document_id, total = file.document_id, len(chunks)
+        base = {"document_id": document_id, **extra_metadata, "filename": file.filename, "file_type": file.file_type}
+        return [
             ChunkRecord(
                 id=chunk_uuid(document_id, index),
                 document_id=document_id,
                 content=chunk,
-                source=f"{filename} (chunk {index + 1}/{total})",
-                source_type=source_type,
+                source=f"{file.filename} (chunk {index + 1}/{total})",
+                source_type=file.source_type,
                 metadata={
                     **base,
                     "chunk_index": index,
@@ -236,8 +285,6 @@ class RagService:
             )
             for index, chunk in enumerate(chunks)
         ]
-        self._upsert(physical, records, replace=[document_id])
-        return collection, total
 
     def _upsert(self, physical: str, records: list[ChunkRecord], replace: list[str]) -> None:
         started = time.perf_counter()
@@ -310,11 +357,9 @@ class RagService:
         hits = self.search(
             SearchRequest(query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode)
         )
-        llm = _llm_if_available()
-        if llm is not None and settings.RAG_ANSWER_MODE != "extractive":
+        llm = _answer_llm()
+        if llm is not None:
             body = self._generative_answer(llm, query, hits, model, system_prompt)
-        elif settings.RAG_ANSWER_MODE == "llm":
-            raise ServiceUnavailable("No language model is configured for RAG answers (RAG_ANSWER_MODE=llm)")
         else:
             body = self._extractive_answer(query, hits)
         answer = {
@@ -328,14 +373,67 @@ class RagService:
             answer["tokensUsed"] = body["tokensUsed"]
         return answer
 
+    def stream_answer(
+        self,
+        *,
+        query: str,
+        collection: str = "default",
+        context_limit: int = 5,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        min_score: float = 0.5,
+        mode: str = "hybrid",
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """:meth:`answer` as events: ``("sources", {"sources"})``, ``("delta", {"content"})``...,
+        ``("done", <answer()'s body + usage>)``.
+
+        Retrieval and the model's first token happen before this returns, so their failures (bad
+        input, no model, a provider's 429, a full local-LLM queue) raise here and the caller can
+        still answer with a status; later failures raise from the iterator. Closing the iterator
+        closes the provider's stream, which stops the generation (the local LLM at its next token).
+        """
+        hits = self.search(
+            SearchRequest(query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode)
+        )
+        sources = [retrieved_context(hit) for hit in hits]
+        llm = _answer_llm()
+        if llm is None:
+            return iter(
+                [
+                    ("sources", {"sources": sources}),
+                    *self._extractive_events(query, hits, sources),
+                ]
+            )
+        stream = llm.stream_chat(_answer_messages(query, hits, system_prompt), model=model or None)
+        try:
+            first = next(stream)
+        except StopIteration:
+            first = ChatDelta(done=True)
+        except BaseException:
+            _close(stream)
+            raise
+        fallback_model = llm.resolve(model or None).model
+        return _generative_events(first, stream, hits, sources, fallback_model)
+
+    def _extractive_events(
+        self, query: str, hits: list[Hit], sources: list[dict[str, Any]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        body = self._extractive_answer(query, hits)
+        done = {
+            "answer": body["answer"],
+            "answerType": body["answerType"],
+            "sources": sources,
+            "citations": _citations(body["answer"], hits),
+            "model": body["model"],
+            "tokensUsed": 0,
+            "usage": empty_usage(),
+        }
+        return [("delta", {"content": body["answer"]}), ("done", done)]
+
     def _generative_answer(
         self, llm: Any, query: str, hits: list[Hit], model: str | None, system_prompt: str | None
     ) -> dict[str, Any]:
-        context = "\n\n---\n\n".join(f"[Source {i}: {hit.source}]\n{hit.content}" for i, hit in enumerate(hits, 1))
-        messages = [
-            {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
-            {"role": "user", "content": f"Context:\n{context}\n\n---\n\nQuestion: {query}"},
-        ]
+        messages = _answer_messages(query, hits, system_prompt)
         # Temperature and max tokens: DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS (the LLM service applies them).
         result = llm.chat(messages, model=model or None)
         body: dict[str, Any] = {"answer": result.content or "", "answerType": "generative", "model": result.model}
@@ -468,6 +566,57 @@ def _citations(answer: str, hits: list[Hit]) -> list[dict[str, Any]]:
         }
         for n in cited
     ]
+
+
+def _answer_messages(query: str, hits: list[Hit], system_prompt: str | None) -> list[dict[str, str]]:
+    context = "\n\n---\n\n".join(f"[Source {i}: {hit.source}]\n{hit.content}" for i, hit in enumerate(hits, 1))
+    return [
+        {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": f"Context:\n{context}\n\n---\n\nQuestion: {query}"},
+    ]
+
+
+def _generative_events(
+    first: ChatDelta, stream: Iterator[ChatDelta], hits: list[Hit], sources: list[dict[str, Any]], model: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    pieces: list[str] = []
+    last = ChatDelta(done=True)
+    try:
+        yield "sources", {"sources": sources}
+        for delta in itertools.chain([first], stream):
+            if delta.done:
+                last = delta
+            elif delta.content:
+                pieces.append(delta.content)
+                yield "delta", {"content": delta.content}
+    finally:
+        _close(stream)  # a client that went away stops the generation now, not at garbage collection
+    answer = "".join(pieces)
+    body: dict[str, Any] = {
+        "answer": answer,
+        "answerType": "generative",
+        "sources": sources,
+        "citations": _citations(answer, hits),
+        "model": last.model or model,
+        "usage": last.usage or empty_usage(),
+    }
+    if last.usage is not None:  # as answer(): left out when the provider reports no usage
+        body["tokensUsed"] = last.usage.get("total_tokens", 0)
+    yield "done", body
+
+
+def _close(stream: Iterator[Any]) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+def _answer_llm() -> Any | None:
+    """The LLM that writes answers, or None for extractive answers (RAG_ANSWER_MODE)."""
+    llm = _llm_if_available() if settings.RAG_ANSWER_MODE != "extractive" else None
+    if llm is None and settings.RAG_ANSWER_MODE == "llm":
+        raise ServiceUnavailable("No language model is configured for RAG answers (RAG_ANSWER_MODE=llm)")
+    return llm
 
 
 def _llm_if_available() -> Any | None:

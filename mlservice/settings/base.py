@@ -339,6 +339,13 @@ RAG_COLLECTION_PREFIX = env_str("RAG_COLLECTION_PREFIX", "synthstack_")
 RAG_MAX_CONTENT_CHARS = env_int("RAG_MAX_CONTENT_CHARS", 2_000_000, min_value=1000)
 RAG_MAX_CHUNKS_PER_DOCUMENT = env_int("RAG_MAX_CHUNKS_PER_DOCUMENT", 5000, min_value=1)
 RAG_MAX_BATCH_DOCUMENTS = env_int("RAG_MAX_BATCH_DOCUMENTS", 256, min_value=1)
+# POST /rag/documents and index_documents (services/documents.py): bytes per file and per request
+# (413 while the upload streams in), files per request, PDF pages and extracted characters per file.
+RAG_UPLOAD_MAX_FILE_BYTES = env_int("RAG_UPLOAD_MAX_FILE_BYTES", 20 * 1024 * 1024, min_value=1024)
+RAG_UPLOAD_MAX_REQUEST_BYTES = env_int("RAG_UPLOAD_MAX_REQUEST_BYTES", 50 * 1024 * 1024, min_value=1024)
+RAG_UPLOAD_MAX_FILES = env_int("RAG_UPLOAD_MAX_FILES", 20, min_value=1, max_value=100)
+RAG_DOCUMENT_MAX_PAGES = env_int("RAG_DOCUMENT_MAX_PAGES", 2000, min_value=1)
+RAG_DOCUMENT_MAX_CHARS = env_int("RAG_DOCUMENT_MAX_CHARS", 2_000_000, min_value=1000)
 # Hybrid retrieval: candidates per ranker, then fusion: "zscore" (weighted sum of per-query
 # standardised cosine and BM25 scores) or "rrf" (weighted reciprocal-rank fusion, RAG_RRF_K).
 RAG_HYBRID_CANDIDATES = env_int("RAG_HYBRID_CANDIDATES", 100, min_value=5, max_value=1000)
@@ -354,6 +361,24 @@ RAG_PGVECTOR_EF_SEARCH = env_int("RAG_PGVECTOR_EF_SEARCH", 100, min_value=10, ma
 RAG_ANSWER_MODE = env_str("RAG_ANSWER_MODE", "auto")
 RAG_EXTRACTIVE_SENTENCES = env_int("RAG_EXTRACTIVE_SENTENCES", 3, min_value=1, max_value=20)
 RAG_EXTRACTIVE_MAX_CANDIDATES = env_int("RAG_EXTRACTIVE_MAX_CANDIDATES", 200, min_value=1)
+
+# --- Reranking (issue 14): POST /rerank, /v1/rerank and `rerank: true` on /rag/search and /rag/query.
+# auto = Cohere, Jina or Voyage when its key is set, else TEI at RERANK_URL, else the local method.
+RERANK_PROVIDER = env_str("RERANK_PROVIDER", "auto")
+if RERANK_PROVIDER not in ("auto", "local", "tei", "infinity", "cohere", "jina", "voyage"):
+    raise ValueError(f"RERANK_PROVIDER must be auto, local, tei, infinity, cohere, jina or voyage, not {RERANK_PROVIDER!r}")
+# TEI/Infinity server address; for Cohere/Jina/Voyage it replaces their public API address.
+RERANK_URL = env_str("RERANK_URL", "")
+RERANK_MODEL = env_str("RERANK_MODEL", "")  # empty: the provider's default (rerank-v3.5, rerank-2, ...)
+COHERE_API_KEY = env_str("COHERE_API_KEY", "")
+JINA_API_KEY = env_str("JINA_API_KEY", "")
+VOYAGE_API_KEY = env_str("VOYAGE_API_KEY", "")
+RERANK_BATCH_SIZE = env_int("RERANK_BATCH_SIZE", 32, min_value=1, max_value=1000)  # per TEI/Infinity request
+RERANK_MAX_DOCUMENTS = env_int("RERANK_MAX_DOCUMENTS", 1000, min_value=1, max_value=100_000)
+RERANK_MAX_DOCUMENT_CHARS = env_int("RERANK_MAX_DOCUMENT_CHARS", 20_000, min_value=100)
+RERANK_MAX_TOTAL_CHARS = env_int("RERANK_MAX_TOTAL_CHARS", 1_000_000, min_value=1000)
+# rag `rerank: true`: rerank max(limit * 4, this) retrieved candidates.
+RAG_RERANK_CANDIDATES = env_int("RAG_RERANK_CANDIDATES", 20, min_value=1, max_value=1000)
 
 # --- LLM, analysis, generation (issue 5)
 # Default model per provider when DEFAULT_LLM_MODEL is empty (OpenAI key first, then Anthropic).
