@@ -22,11 +22,12 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from mlservice import metrics
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
-from services.transcription.openai_engine import OpenAIWhisperEngine
+from services.transcription.openai_engine import OpenAIWhisperEngine, metrics_model
 from services.transcription.types import (
     TASKS,
     TaskUnsupported,
@@ -236,6 +237,18 @@ class TranscriptionService:
 
     # --- work
     def transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
+        transcript = self._transcribe(prepared, choice, options)
+        self.record_audio(choice, prepared.info.duration)
+        return transcript
+
+    def record_audio(self, choice: EngineChoice, seconds: float) -> None:
+        """Count the audio's own length once (windows overlap, so per-call sums would overcount)."""
+        if choice.engine is self.openai:
+            metrics.record_audio(self.openai.metrics_provider, metrics_model(choice.model), seconds)
+        else:
+            metrics.record_audio("local", self.local.model_name, seconds)
+
+    def _transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
         try:
             if choice.engine is self.openai and not _over_openai_file_cap(prepared.path):
                 # Sent as it is: nothing is decoded here.

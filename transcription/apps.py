@@ -14,7 +14,9 @@ class TranscriptionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from health.metrics_view import register_gauge_refresher
         from services import health_service, transcription_service
+        from services.transcription import jobs
 
         _check_settings()
 
@@ -22,6 +24,7 @@ class TranscriptionConfig(AppConfig):
         health.register_capability("transcription", lambda: transcription_service.get_instance().is_available())
         health.register_check("transcription", _check_backend)
         health.register_info("transcriptionBackend", lambda: transcription_service.get_instance().health()["backend"])
+        register_gauge_refresher(jobs.refresh_queue_depth)
         if settings.WARM_MODELS_ON_START and _is_server_process():
             # In the background: a server must answer /health/live while the model loads.
             threading.Thread(target=_warm_up, name="transcription-warm-up", daemon=True).start()

@@ -19,9 +19,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, connections
+from django.db import DatabaseError, OperationalError, close_old_connections, connections
+from django.db.models import Count
 from django.utils import timezone
 
+from mlservice import metrics
 from mlservice.core.errors import ServiceError
 from services.model_gate import patient
 from transcription.models import TranscriptionJob
@@ -31,6 +33,8 @@ from .chunking import transcribe_file_in_windows
 from .types import TranscriptionOptions, transcript_to_dict
 
 logger = logging.getLogger("mlservice.transcription.jobs")
+
+QUEUE = "transcription"  # the job queue's name in metrics
 
 # The Celery task that runs a job (transcription/tasks.py registers it under this name).
 RUN_JOB_TASK = "transcription.run_job"
@@ -160,6 +164,21 @@ def run_job(job_id: str) -> None:
     if job.audio_path:
         Path(job.audio_path).unlink(missing_ok=True)
     _update(job_id, audio_path="", finished_at=timezone.now(), **outcome)
+    metrics.record_job_finished(QUEUE, outcome["status"])
+
+
+def refresh_queue_depth() -> None:
+    """Set the job-queue gauge from the database just before a scrape (one indexed aggregate)."""
+    active = (TranscriptionJob.Status.QUEUED, TranscriptionJob.Status.RUNNING)
+    try:
+        rows = (
+            TranscriptionJob.objects.filter(status__in=active).order_by().values_list("status").annotate(n=Count("id"))
+        )
+        counts = {str(status): n for status, n in rows}
+    except DatabaseError:
+        logger.warning("Job queue depth not refreshed: the database did not answer", exc_info=True)
+        return
+    metrics.set_job_queue_depth(QUEUE, counts)
 
 
 def _transcribe(job: TranscriptionJob):
@@ -175,7 +194,7 @@ def _transcribe(job: TranscriptionJob):
 
     # Decoded window by window and planned on the duration measured at upload: the memory of a
     # job is one window's, whatever the length of its audio (or what its header claims).
-    return transcribe_file_in_windows(
+    transcript = transcribe_file_in_windows(
         Path(job.audio_path),
         job.duration,
         lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
@@ -184,6 +203,8 @@ def _transcribe(job: TranscriptionJob):
         overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
         on_progress=progress,
     )
+    service.record_audio(choice, job.duration)
+    return transcript
 
 
 def _update(job_id, **fields) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import openai
 from django.conf import settings
 
+from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable, UpstreamError
 from mlservice.core.provider_errors import map_provider_error
 
@@ -51,11 +52,16 @@ class OpenAIWhisperEngine:
 
     def __init__(self, api_key: str, base_url: str = "", timeout: float = 60.0, max_retries: int = 2) -> None:
         self._api_key = api_key
+        self._base_url = base_url
         self._client = (
             openai.OpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=max_retries)
             if api_key
             else None
         )
+
+    @property
+    def metrics_provider(self) -> str:
+        return "compatible" if self._base_url else "openai"
 
     def is_available(self) -> bool:
         return self._client is not None
@@ -106,10 +112,18 @@ class OpenAIWhisperEngine:
             params["response_format"] = "json"
         try:
             endpoint = self._client.audio.translations if translate else self._client.audio.transcriptions
-            response = endpoint.create(**params)
+            with metrics.model_timer("transcription", self.metrics_provider, metrics_model(model)):
+                response = endpoint.create(**params)
         except openai.OpenAIError as exc:
             raise map_provider_error(exc, "OpenAI", "transcription", "OPENAI_API_KEY", "OPENAI_BASE_URL") from exc
         return _transcript(response, model, options, duration, verbose)
+
+
+def metrics_model(model: str) -> str:
+    """A metric label for ``model``: OpenAI's transcription models or the configured one, else "other"."""
+    from services.transcription_service import OPENAI_MODELS  # that module imports this one
+
+    return metrics.bounded(model, (*OPENAI_MODELS, settings.TRANSCRIPTION_OPENAI_MODEL))
 
 
 def _transcript(response: Any, model: str, options: TranscriptionOptions, duration: float, verbose: bool) -> Transcript:
