@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from mlservice.api.fields import (
     NonBlankCharField,
+    StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
     StrictDictField,
@@ -82,6 +83,11 @@ class QueryRequestSerializer(ContractSerializer):
     system_prompt = StrictCharField(required=False)
     min_score = StrictNumberField(required=False, default=0.5, min_value=0, max_value=1)
     mode = StrictChoiceField(list(MODES), required=False, default="hybrid")
+    stream = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Server-Sent Events: `sources`, then `delta` tokens, then `done` (the JSON body plus `usage`)",
+    )
 
 
 class RetrievedContextSerializer(serializers.Serializer):

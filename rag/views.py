@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mlservice.api.sse import DONE, json_event, sse_response
 from mlservice.api.views import ContractView
 from services import rag_service
 from services.rag_service import DocumentInput, SearchRequest, retrieved_context
@@ -130,24 +132,61 @@ class SearchView(ContractView):
         )
 
 
+STREAM_DESCRIPTION = """With `stream: true` the answer is Server-Sent Events (`text/event-stream`, status 200):
+
+    event: sources   data: {"sources": [...]}           the retrieved chunks, as the JSON answer lists them
+    event: delta     data: {"content": "<text>"}        answer tokens as the model writes them (extractive: one)
+    event: done      data: {<the JSON answer>, "usage"} with the citations ([n] markers found in the answer)
+    data: [DONE]
+
+Retrieval and the model's first token come before the first event, so their errors (bad input, no
+model, 429, a full local-LLM queue) are normal JSON errors with a status. A failure after that is
+`event: error` with the contract's error body, and the stream ends. A stream is stopped after
+SERVER_STREAM_TIMEOUT_SECONDS, and when the client disconnects."""
+
+
 class QueryView(ContractView):
     request_serializer = s.QueryRequestSerializer
 
     @extend_schema(
-        request=s.QueryRequestSerializer, responses={201: s.QueryResponseSerializer}, summary="Answer with citations"
+        request=s.QueryRequestSerializer,
+        responses={
+            201: s.QueryResponseSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                response={"type": "string"},
+                description="stream: true: `sources`, `delta`... and `done` events (see the description)",
+            ),
+        },
+        summary="Answer with citations",
+        description=STREAM_DESCRIPTION,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> Any:
         data = self.validated(request)
-        body = rag_service.get_instance().answer(
-            query=data["query"],
-            collection=data["collection"],
-            context_limit=int(data["context_limit"]),
-            model=data.get("model") or None,
-            system_prompt=data.get("system_prompt") or None,
-            min_score=float(data["min_score"]),
-            mode=data["mode"],
-        )
+        arguments = {
+            "query": data["query"],
+            "collection": data["collection"],
+            "context_limit": int(data["context_limit"]),
+            "model": data.get("model") or None,
+            "system_prompt": data.get("system_prompt") or None,
+            "min_score": float(data["min_score"]),
+            "mode": data["mode"],
+        }
+        if data["stream"]:
+            events = rag_service.get_instance().stream_answer(**arguments)
+            return sse_response(_query_events(events))
+        body = rag_service.get_instance().answer(**arguments)
         return self.created({"success": True, **body})
+
+
+def _query_events(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[bytes]:
+    try:
+        for name, payload in events:
+            yield json_event({"success": True, **payload} if name == "done" else payload, event=name)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # the client went away or the deadline passed: stop the generation
+    yield DONE
 
 
 class CollectionsView(ContractView):

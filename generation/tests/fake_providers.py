@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,11 @@ class FakeProvider:
         self.headers: list[dict[str, str]] = []
         self.reply: Callable[[dict[str, Any]], str] = default_reply
         self._failures: list[tuple[int, dict[str, Any]]] = []
+        # OpenAI streams: after this many content chunks send an in-band error and end (as OpenAI
+        # does when generation fails after the 200), and `stream_pause` seconds between chunks.
+        self.stream_error_after: int | None = None
+        self.stream_pause = 0.0
+        self.events_sent = 0  # SSE events written to clients (a client that went away stops it)
         self.base_url = ""
         self.lock = threading.Lock()
 
@@ -83,10 +89,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-        for event in events:
-            self.wfile.write(event)
-            self.wfile.flush()
         self.close_connection = True
+        for event in events:
+            try:
+                self.wfile.write(event)
+                self.wfile.flush()
+            except OSError:  # the client closed the stream
+                return
+            with self.fake.lock:
+                self.fake.events_sent += 1
 
     def do_POST(self) -> None:
         body = self._body()
@@ -125,7 +136,7 @@ class OpenAIHandler(_Handler):
         model = f"{body['model']}-fake-0001"
         prompt_tokens, completion_tokens = _prompt_tokens(body), max(1, len(text.split()))
         if body.get("stream"):
-            self._sse(self._stream(text, model, prompt_tokens, completion_tokens, body))
+            self._sse(self._stream(text, model, prompt_tokens, completion_tokens, body, self.fake))
             return
         self._json(
             200,
@@ -144,7 +155,9 @@ class OpenAIHandler(_Handler):
         )
 
     @staticmethod
-    def _stream(text: str, model: str, prompt_tokens: int, completion_tokens: int, body: dict) -> Iterator[bytes]:
+    def _stream(
+        text: str, model: str, prompt_tokens: int, completion_tokens: int, body: dict, fake: FakeProvider
+    ) -> Iterator[bytes]:
         def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> bytes:
             payload: dict[str, Any] = {
                 "id": "chatcmpl-fake",
@@ -158,7 +171,13 @@ class OpenAIHandler(_Handler):
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         yield chunk({"role": "assistant", "content": ""})
-        for piece in _chunks(text):
+        for number, piece in enumerate(_chunks(text)):
+            if number == fake.stream_error_after:
+                error = {"message": "The server had an error while processing your request", "type": "server_error"}
+                yield f"data: {json.dumps({'error': error})}\n\n".encode()
+                return
+            if number and fake.stream_pause:
+                time.sleep(fake.stream_pause)
             yield chunk({"content": piece})
         yield chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):

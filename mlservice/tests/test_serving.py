@@ -173,6 +173,72 @@ def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed() -> None:
     assert closed.is_set()
 
 
+def _endless_stream(produced: list[bytes], closed: threading.Event, pause: float) -> Any:
+    class Endless:
+        streaming = True
+
+        def __iter__(self) -> Any:
+            while True:
+                time.sleep(pause)
+                produced.append(b"data: x\n\n")
+                yield produced[-1]
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        return Endless()
+
+    return app
+
+
+async def _stream_until(app: ThreadPoolWSGI, disconnect_after: float | None) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    parts = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if parts:
+            return parts.pop(0)
+        await asyncio.sleep(3600 if disconnect_after is None else disconnect_after)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/rag/query", "headers": [], "query_string": b""}
+    await app(scope, receive, send)
+    return sent
+
+
+def test_a_client_that_disconnects_stops_the_stream_and_closes_it() -> None:
+    produced: list[bytes] = []
+    closed = threading.Event()
+    app = ThreadPoolWSGI(_endless_stream(produced, closed, 0.01), ServingLimits(threads=1))
+    started = time.perf_counter()
+    sent = asyncio.run(_stream_until(app, disconnect_after=0.2))
+    assert time.perf_counter() - started < 2
+    assert closed.wait(2)  # the body was closed (the generation behind it stops)
+    count = len(produced)
+    time.sleep(0.1)
+    assert len(produced) == count and 5 < count < 100  # and nothing more is produced
+    assert not any(m.get("body") == b"" and not m.get("more_body") for m in sent[1:])  # no end sent to nobody
+    assert app.in_progress() == 0
+
+
+def test_a_stream_past_its_deadline_is_stopped_even_while_waiting_for_a_chunk() -> None:
+    produced: list[bytes] = []
+    closed = threading.Event()
+    # Each chunk takes 0.5 s: the 0.3 s deadline falls while the pool thread waits for one.
+    app = ThreadPoolWSGI(_endless_stream(produced, closed, 0.5), ServingLimits(threads=1, stream_timeout=0.3))
+    started = time.perf_counter()
+    sent = asyncio.run(_stream_until(app, disconnect_after=None))
+    assert time.perf_counter() - started < 1.5  # the first chunk (0.5 s) plus the deadline, not forever
+    assert sent[-1] == {"type": "http.response.body", "body": b""}  # the response is ended properly
+    assert closed.wait(2)  # closed once the chunk in progress was done
+
+
 @pytest.mark.django_db
 @override_settings(ENABLE_REQUEST_LOGGING=False)  # a pool thread's row would outlive the test's transaction
 def test_the_project_asgi_application_serves_the_api_and_static_files() -> None:

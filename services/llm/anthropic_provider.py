@@ -68,18 +68,20 @@ class AnthropicChatProvider:
         params["stream"] = True
         model, prompt_tokens, completion_tokens, stop_reason = request.model, 0, 0, None
         try:
-            for event in self.client.messages.create(**params):
-                if event.type == "message_start":
-                    model = event.message.model or model
-                    prompt_tokens = event.message.usage.input_tokens or 0
-                    completion_tokens = event.message.usage.output_tokens or 0
-                elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
-                    if event.delta.text:
-                        yield ChatDelta(content=event.delta.text)
-                elif event.type == "message_delta":
-                    stop_reason = event.delta.stop_reason or stop_reason
-                    if event.usage and event.usage.output_tokens is not None:
-                        completion_tokens = event.usage.output_tokens
+            # `with`: closing this generator (the client went away) closes the HTTP stream now.
+            with self.client.messages.create(**params) as events:
+                for event in events:
+                    if event.type == "message_start":
+                        model = event.message.model or model
+                        prompt_tokens = event.message.usage.input_tokens or 0
+                        completion_tokens = event.message.usage.output_tokens or 0
+                    elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
+                        if event.delta.text:
+                            yield ChatDelta(content=event.delta.text)
+                    elif event.type == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        if event.usage and event.usage.output_tokens is not None:
+                            completion_tokens = event.usage.output_tokens
         except anthropic.AnthropicError as exc:
             raise _error(exc) from exc
         yield ChatDelta(

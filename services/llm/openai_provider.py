@@ -73,17 +73,20 @@ class OpenAIChatProvider:
         params["stream"] = True
         params["stream_options"] = {"include_usage": True}
         try:
-            stream = self.client.chat.completions.create(**params)
             model, finish_reason, usage = request.model, None, None
-            for chunk in stream:
-                model = chunk.model or model
-                if chunk.usage is not None:
-                    usage = make_usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                    if choice.delta and choice.delta.content:
-                        yield ChatDelta(content=choice.delta.content)
+            # `with`: closing this generator (the client went away) closes the HTTP stream, which
+            # stops the upstream generation; the SDK's Stream is in a reference cycle, so the
+            # garbage collector alone would close it much later.
+            with self.client.chat.completions.create(**params) as stream:
+                for chunk in stream:
+                    model = chunk.model or model
+                    if chunk.usage is not None:
+                        usage = make_usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
+                        if choice.delta and choice.delta.content:
+                            yield ChatDelta(content=choice.delta.content)
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         yield ChatDelta(usage=usage or make_usage(0, 0), finish_reason=finish_reason, model=model, done=True)
