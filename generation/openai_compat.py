@@ -18,6 +18,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from mlservice.api.exceptions import openai_error_body
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
 from mlservice.core.errors import BadRequest, ServiceError
@@ -166,7 +167,7 @@ def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, param
                 yield chunk({"content": delta.content})
     except ServiceError as exc:
         # Headers are sent: report the failure in-band, the way OpenAI does.
-        yield b"data: " + dumps({"error": {"message": exc.message, "type": "api_error", "code": None}}) + b"\n\n"
+        yield b"data: " + dumps(openai_error_body(exc.status, exc.message, exc.param)) + b"\n\n"
         return
     yield chunk({}, last.finish_reason or "stop")
     if params["include_usage"]:

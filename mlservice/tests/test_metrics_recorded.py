@@ -7,6 +7,8 @@ The test settings give each run its own multiprocess folder, so nothing else cou
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -208,3 +210,30 @@ def test_a_full_model_gate_counts_its_refusal_and_the_run_holding_it(api, settin
     assert moved(before, during, "mlservice_model_gate_requests", gate=gate, state="running") == 1
     assert moved(before, during, "mlservice_model_gate_requests", gate=gate, state="waiting") == 0
     assert moved(before, after, "mlservice_model_gate_requests", gate=gate, state="running") == 0
+
+
+def test_worker_processes_add_up_and_a_dead_workers_gate_gauge_is_dropped(api) -> None:
+    # Two short-lived "workers" (separate processes sharing the multiprocess folder): counters
+    # add up across them; the gate gauge of a process that has gone no longer counts.
+    script = (
+        "from mlservice import metrics\n"
+        "metrics.record_refusal('local-llm', 'timeout')\n"
+        "metrics.gate_entered('local-llm'); metrics.gate_started('local-llm')\n"
+    )
+    before = Scrape(api)
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], check=True, cwd=django_settings.BASE_DIR, timeout=60)
+    after = Scrape(api)
+    assert moved(before, after, "mlservice_model_gate_refusals_total", gate="local-llm", reason="timeout") == 2
+    assert moved(before, after, "mlservice_model_gate_requests", gate="local-llm", state="running") == 0
+
+
+def test_label_values_come_from_fixed_sets() -> None:
+    from mlservice import metrics
+
+    assert metrics.bounded("gpt-4o-mini", {"gpt-4o-mini"}) == "gpt-4o-mini"
+    assert metrics.bounded("gpt-anything-a-client-sent", {"gpt-4o-mini"}) == "other"
+    with pytest.raises(ValueError):
+        metrics.observe_model("speech", "local", "m", 1.0)
+    with pytest.raises(ValueError):
+        metrics.record_tokens("llm", "somewhere", "m", prompt=1)
