@@ -40,3 +40,21 @@ class ReadyResponseSerializer(serializers.Serializer):
 class LiveResponseSerializer(serializers.Serializer):
     live = serializers.BooleanField()
     timestamp = serializers.CharField()
+
+
+class ServiceIndexLinksSerializer(serializers.Serializer):
+    docs = serializers.CharField(help_text="Swagger UI")
+    redoc = serializers.CharField()
+    schema = serializers.CharField(help_text="OpenAPI 3 schema")
+    health = serializers.CharField()
+    ready = serializers.CharField()
+    live = serializers.CharField()
+    metrics = serializers.CharField(help_text="Prometheus text format")
+    openai = serializers.CharField(help_text="base_url for OpenAI clients")
+
+
+class ServiceIndexResponseSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.CharField()
+    links = ServiceIndexLinksSerializer()

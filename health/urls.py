@@ -1,9 +1,10 @@
 from django.urls import path
 
 from .metrics_view import MetricsView
-from .views import HealthView, LiveView, ReadyView
+from .views import HealthView, LiveView, ReadyView, ServiceIndexView
 
 urlpatterns = [
+    path("", ServiceIndexView.as_view(), name="index"),
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadyView.as_view(), name="health-ready"),
     path("ready", ReadyView.as_view(), name="ready"),

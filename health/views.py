@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -7,7 +9,12 @@ from mlservice.api.views import ContractView
 from mlservice.core.formatting import iso_now
 from services import health_service
 
-from .serializers import HealthResponseSerializer, LiveResponseSerializer, ReadyResponseSerializer
+from .serializers import (
+    HealthResponseSerializer,
+    LiveResponseSerializer,
+    ReadyResponseSerializer,
+    ServiceIndexResponseSerializer,
+)
 
 
 class OpenProbeView(ContractView):
@@ -38,3 +45,28 @@ class LiveView(OpenProbeView):
     @extend_schema(responses=LiveResponseSerializer, summary="Liveness (no dependency checks)")
     def get(self, request: Request) -> Response:
         return Response({"live": True, "timestamp": iso_now()})
+
+
+class ServiceIndexView(OpenProbeView):
+    """``GET /``: what this service is and where its docs, probes and metrics are (open, like the probes)."""
+
+    @extend_schema(responses=ServiceIndexResponseSerializer, summary="Service name, version and links")
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "name": "mlservice",
+                "description": settings.SPECTACULAR_SETTINGS["TITLE"],
+                "version": settings.SERVICE_VERSION,
+                "links": {
+                    "docs": reverse("swagger-ui"),
+                    "redoc": reverse("redoc"),
+                    "schema": reverse("schema"),
+                    # The gateway paths (reverse() would pick the /api/v1/ copies of these names).
+                    "health": "/health",
+                    "ready": "/health/ready",
+                    "live": "/health/live",
+                    "metrics": "/metrics",
+                    "openai": "/v1",
+                },
+            }
+        )

@@ -24,7 +24,7 @@ GUIDE = "docs/ADDING_MODULES.md"
 AREA_TAGS = {"Health", "Complexity", "Embeddings", "RAG", "Analysis", "Generation", "Transcription"}
 OPENAI_TAG = "OpenAI-compatible"
 ALTERNATIVE_KEYS = [{"bearerAuth": []}, {"apiKeyHeader": []}]
-PUBLIC_PATHS = {"/api/v1/health", "/api/v1/live", "/api/v1/health/live"}
+PUBLIC_PATHS = {"/api/v1/", "/api/v1/health", "/api/v1/live", "/api/v1/health/live"}
 BASE_VIEW_DOC = "Base of every API view"
 
 
