@@ -27,7 +27,7 @@ from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceUnavailabl
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
-from services.transcription.openai_engine import OpenAIWhisperEngine, metrics_model
+from services.transcription.openai_engine import OPENAI_MODELS, OpenAIWhisperEngine, metrics_model
 from services.transcription.types import (
     TASKS,
     TaskUnsupported,
@@ -54,7 +54,6 @@ LANGUAGES = (
     ("ko", "Korean"),
     ("zh", "Chinese"),
 )
-OPENAI_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 _OPENAI_MODEL_PATTERN = re.compile(r"^(whisper-\d|gpt-[\w.-]*transcribe)")
 LOCAL_ALIASES = ("local", "tiny.en", "whisper-local")
 # Backends the front end knows (contract 4.6.6); browser engines and ours cost nothing.

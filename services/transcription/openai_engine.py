@@ -24,6 +24,8 @@ from .types import Segment, TaskUnsupported, Transcript, TranscriptionOptions, W
 
 logger = logging.getLogger("mlservice.transcription.openai")
 
+# OpenAI's transcription models (GET /transcription/formats, /v1/models; other names are checked by pattern).
+OPENAI_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 # Models that only answer "json"/"text" (no segments, words or language).
 _TEXT_ONLY_PREFIXES = ("gpt-4o",)
 
@@ -121,8 +123,6 @@ class OpenAIWhisperEngine:
 
 def metrics_model(model: str) -> str:
     """A metric label for ``model``: OpenAI's transcription models or the configured one, else "other"."""
-    from services.transcription_service import OPENAI_MODELS  # that module imports this one
-
     return metrics.bounded(model, (*OPENAI_MODELS, settings.TRANSCRIPTION_OPENAI_MODEL))
 
 
