@@ -100,6 +100,15 @@ def test_upload_is_chunked_by_the_form_settings_and_idempotent(api, embedded_api
     assert embedded_api.stats()["collections"]["long"]["pointsCount"] == chunks  # replaced, not duplicated
 
 
+def test_an_uploaded_document_is_deleted_by_its_id(api, embedded_api) -> None:
+    response = _upload(api, {"light.txt": FACTS["txt"].encode(), "bread.md": FACTS["md"].encode()}, collection="del")
+    document_id = response.json()["documents"][0]["documentId"]
+    deleted = api.delete(f"/rag/documents/{document_id}?collection=del")
+    assert deleted.status_code == 200, deleted.json()
+    assert embedded_api.stats()["collections"]["del"]["pointsCount"] == 1
+    assert api.get("/rag/documents").status_code == 405
+
+
 def test_versioned_path_answers_200(api) -> None:
     response = _upload(api, {"light.txt": FACTS["txt"].encode()}, path="/api/v1/rag/documents", collection="v1")
     assert response.status_code == 200, response.json()
