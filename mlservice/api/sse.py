@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from .exceptions import ServiceError, error_body
+from mlservice.core.errors import ServiceError
+
+from .exceptions import error_body
 from .renderers import dumps
 
 logger = logging.getLogger("mlservice.sse")
