@@ -55,6 +55,12 @@ GATE_REQUESTS = Gauge(
 GATE_REFUSALS = Counter(
     "mlservice_model_gate_refusals_total", "Requests refused by a local model's gate (503)", ["gate", "reason"]
 )
+# The ASGI front (mlservice/serving.py): API requests admitted and not yet answered (probes are
+# not counted), and those refused at once because the worker was full.
+SERVER_IN_PROGRESS = Gauge(
+    "mlservice_server_requests_in_progress", "API requests in progress in the ASGI front", multiprocess_mode="livesum"
+)
+SERVER_REFUSALS = Counter("mlservice_server_refusals_total", "API requests refused with 503 by a full worker")
 
 OTHER = "other"
 KINDS = frozenset({"embedding", "llm", "transcription"})

@@ -89,6 +89,12 @@ class ThreadPoolWSGI:
         self._probe_pool = ThreadPoolExecutor(limits.probe_threads, thread_name_prefix="probe")
         self._in_progress = 0
         self._lock = threading.Lock()
+        # Imported here, not at the top: asgi.py imports this module before Django's settings have
+        # set PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads when first imported.
+        from mlservice import metrics
+
+        self._in_progress_gauge = metrics.SERVER_IN_PROGRESS
+        self._refusals = metrics.SERVER_REFUSALS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -98,6 +104,7 @@ class ThreadPoolWSGI:
             return
         probe = scope["path"] in PROBE_PATHS
         if not probe and not self._admit():
+            self._refusals.inc()
             await _send_error(
                 send, 503, "Server is at capacity: retry shortly", {"retry-after": str(self.limits.retry_after)}
             )
@@ -108,6 +115,7 @@ class ThreadPoolWSGI:
             if not probe:
                 with self._lock:
                     self._in_progress -= 1
+                self._in_progress_gauge.dec()
 
     def in_progress(self) -> int:
         return self._in_progress
@@ -117,7 +125,8 @@ class ThreadPoolWSGI:
             if self._in_progress >= self.limits.threads + self.limits.queue:
                 return False
             self._in_progress += 1
-            return True
+        self._in_progress_gauge.inc()
+        return True
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, pool: ThreadPoolExecutor) -> None:
         try:

@@ -6,6 +6,7 @@ The test settings give each run its own multiprocess folder, so nothing else cou
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from generation.tests.provider_fixtures import no_llm, openai_fake  # noqa: F401 - fixtures
+from mlservice import metrics
+from mlservice.serving import ServingLimits, ThreadPoolWSGI
 from services.embedding_service import LOCAL_MODEL_NAME
 from services.model_gate import gate_for
 from transcription.models import TranscriptionJob
@@ -27,11 +30,17 @@ LOCAL_LLM = "qwen2.5-coder-0.5b-instruct"
 
 
 class Scrape:
-    def __init__(self, api) -> None:  # type: ignore[no-untyped-def]
-        response = api.get("/metrics")
-        assert response.status_code == 200
+    def __init__(self, api=None) -> None:  # type: ignore[no-untyped-def]
+        """``/metrics`` through the API; without ``api``, the same text rendered directly (for code
+        that runs inside an event loop, where Django's test client cannot be used)."""
+        if api is None:
+            text = metrics.render().decode()
+        else:
+            response = api.get("/metrics")
+            assert response.status_code == 200
+            text = response.content.decode()
         self.samples: dict[tuple[str, frozenset], float] = {}
-        for family in text_string_to_metric_families(response.content.decode()):
+        for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 self.samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
 
@@ -229,11 +238,50 @@ def test_worker_processes_add_up_and_a_dead_workers_gate_gauge_is_dropped(api) -
 
 
 def test_label_values_come_from_fixed_sets() -> None:
-    from mlservice import metrics
-
     assert metrics.bounded("gpt-4o-mini", {"gpt-4o-mini"}) == "gpt-4o-mini"
     assert metrics.bounded("gpt-anything-a-client-sent", {"gpt-4o-mini"}) == "other"
     with pytest.raises(ValueError):
         metrics.observe_model("speech", "local", "m", 1.0)
     with pytest.raises(ValueError):
         metrics.record_tokens("llm", "somewhere", "m", prompt=1)
+
+
+def test_the_asgi_front_counts_requests_in_progress_and_refusals() -> None:
+    release = threading.Event()
+
+    def slow_app(environ, start_response):  # type: ignore[no-untyped-def]
+        release.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app = ThreadPoolWSGI(slow_app, ServingLimits(threads=1, queue=0))
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    def call(path: str):  # type: ignore[no-untyped-def]
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [],
+                 "server": ("testserver", 80), "client": ("10.0.0.1", 5555), "scheme": "http", "http_version": "1.1"}  # fmt: skip
+        return app(scope, receive, send)
+
+    async def scenario() -> tuple[Scrape, Scrape]:
+        busy = asyncio.create_task(call("/slow"))
+        while app.in_progress() < 1:
+            await asyncio.sleep(0.005)
+        await call("/one-too-many")
+        during = Scrape()
+        release.set()
+        await busy
+        return during, Scrape()
+
+    before = Scrape()
+    during, after = asyncio.run(scenario())
+    statuses = sorted(m["status"] for m in sent if m["type"] == "http.response.start")
+    assert statuses == [200, 503]
+    assert moved(before, during, "mlservice_server_requests_in_progress") == 1
+    assert moved(before, during, "mlservice_server_refusals_total") == 1
+    assert moved(before, after, "mlservice_server_requests_in_progress") == 0
