@@ -11,7 +11,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from mlservice.api.docs_views import RedocView, SchemaView
 
-AREAS = ["health", "complexity", "embeddings", "rag", "analysis", "generation", "transcription"]
+AREAS = ["health", "complexity", "embeddings", "rag", "analysis", "generation", "transcription", "rerank"]
 # Routes starting with "v1/" speak OpenAI's wire format for OpenAI SDKs (base_url=http://host/v1);
 # they are served once, at the root, never as /api/v1/v1/....
 _OPENAI_PREFIX = "v1/"

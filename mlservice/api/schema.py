@@ -42,6 +42,7 @@ AREA_TAGS: dict[str, tuple[str, str]] = {
     "analysis": ("Analysis", "Summaries, sentiment, keywords, classification and prompted generation."),
     "generation": ("Generation", "Text, image and chat generation through the configured LLM providers."),
     "transcription": ("Transcription", "Audio transcription (local Whisper or OpenAI), conversion and jobs."),
+    "rerank": ("Rerank", "Reranking documents against a query (Cohere/Jina and TEI formats)."),
 }
 OPENAI_TAG_DESCRIPTION = "OpenAI wire format at /v1/*, for OpenAI SDKs (base_url=http://host/v1)."
 

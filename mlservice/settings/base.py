@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "analysis",
     "generation",
     "transcription",
+    "rerank",
 ]
 
 # Kept short on purpose: every middleware costs on every request (shared/spec/serving-bench.md).

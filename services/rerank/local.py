@@ -1,0 +1,103 @@
+"""The local reranker: no cross-encoder ships in a pip package (shared/spec/local-models.md), so the
+documents are scored with the local MiniLM embeddings and BM25 over the documents themselves.
+
+    score = (cosine(query, document) + max over sentences cosine(query, sentence) + bm25 / max bm25) / 3
+
+- ``cosine(query, document)``: the bi-encoder's view of the whole text (MiniLM reads its first 256
+  tokens, so the end of a long document is invisible to it);
+- the best sentence's cosine: a claim is usually answered by one sentence, which a whole-document
+  vector dilutes, and sentences past the 256th token get a vote;
+- BM25 over the request's documents (IDF from them, Snowball stems, the store's stop words),
+  divided by the best document's BM25 so it is 0..1 as well.
+
+Every term is in 0..1 (negative cosines count as 0), so the score is too, and it keeps the cosine's
+meaning "how similar" rather than a rank. The equal weights are not tuned. Chosen by nDCG@10 on
+SciFact against the other local candidates (README "Reranking"): the whole-document cosine alone, BM25
+and dense fusion, and the local LLM, which was far too slow to score dozens of documents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+
+from services import embedding_service
+from services.rerank.base import RerankScores
+
+MODEL_NAME = "local-minilm-bm25"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+MIN_SENTENCE_CHARS = 20  # shorter pieces (headings, "Results.") carry no claim of their own
+MAX_SENTENCES_PER_DOCUMENT = 64  # bounds the embedding work per document
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+class LocalReranker:
+    name = "local"
+
+    def default_model(self) -> str:
+        return MODEL_NAME
+
+    def rerank(self, query: str, documents: list[str], model: str | None = None) -> RerankScores:
+        # ``model`` names a hosted model when clients were written for one; the local method is one.
+        scores = np.zeros(len(documents), dtype=np.float64)
+        kept = [index for index, document in enumerate(documents) if document.strip()]
+        if kept:  # blank documents score 0 (nothing to embed)
+            texts = [documents[index] for index in kept]
+            scores[kept] = (
+                _document_cosines(query, texts) + _best_sentence_cosines(query, texts) + _bm25_share(query, texts)
+            ) / 3
+        return RerankScores(scores=[float(score) for score in scores], model=MODEL_NAME, tokens=None)
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return embedding_service.get_instance().embed(texts).vectors.astype(np.float64)
+
+
+def _document_cosines(query: str, documents: list[str]) -> np.ndarray:
+    vectors = _embed([query, *documents])
+    return np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+
+
+def sentences(document: str) -> list[str]:
+    pieces = [piece.strip() for piece in _SENTENCE.split(document)]
+    kept = [piece for piece in pieces if len(piece) >= MIN_SENTENCE_CHARS][:MAX_SENTENCES_PER_DOCUMENT]
+    return kept or [document.strip()]
+
+
+def _best_sentence_cosines(query: str, documents: list[str]) -> np.ndarray:
+    split = [sentences(document) for document in documents]
+    vectors = _embed([query, *(sentence for pieces in split for sentence in pieces)])
+    cosines = vectors[1:] @ vectors[0]
+    best = np.zeros(len(documents), dtype=np.float64)
+    start = 0
+    for index, pieces in enumerate(split):
+        best[index] = cosines[start : start + len(pieces)].max()
+        start += len(pieces)
+    return np.clip(best, 0.0, 1.0)
+
+
+def _bm25_share(query: str, documents: list[str]) -> np.ndarray:
+    # The store's tokenisation (Snowball stems, stop words), imported lazily: qdrant.py loads no
+    # Qdrant client at import, only PyStemmer when first used.
+    from services.vectorstores.qdrant import term_counts
+
+    wanted = set(term_counts(query))
+    counts: list[Counter[int]] = [term_counts(document) for document in documents]
+    lengths = [sum(count.values()) for count in counts]
+    average = max(1.0, sum(lengths) / len(documents))
+    total = len(documents)
+    frequency = {term: sum(1 for count in counts if term in count) for term in wanted}
+    bm25 = np.zeros(total, dtype=np.float64)
+    for index, (count, length) in enumerate(zip(counts, lengths, strict=True)):
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+        for term in wanted:
+            tf = count.get(term, 0)
+            if tf:
+                idf = math.log(1 + (total - frequency[term] + 0.5) / (frequency[term] + 0.5))
+                bm25[index] += idf * tf * (BM25_K1 + 1) / (tf + norm)
+    best = float(bm25.max())
+    return bm25 / best if best > 0 else bm25
