@@ -18,7 +18,8 @@ import pytest
 from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from generation.tests.provider_fixtures import no_llm, openai_fake  # noqa: F401 - fixtures
+from embeddings.tests.fake_openai import start_fake_openai
+from generation.tests.provider_fixtures import anthropic_fake, no_llm, openai_fake  # noqa: F401 - fixtures
 from mlservice import metrics
 from mlservice.serving import ServingLimits, ThreadPoolWSGI
 from services.embedding_service import LOCAL_MODEL_NAME
@@ -285,3 +286,37 @@ def test_the_asgi_front_counts_requests_in_progress_and_refusals() -> None:
     assert moved(before, during, "mlservice_server_requests_in_progress") == 1
     assert moved(before, during, "mlservice_server_refusals_total") == 1
     assert moved(before, after, "mlservice_server_requests_in_progress") == 0
+
+
+def test_openai_embeddings_and_anthropic_chats_are_counted_by_provider(
+    api,
+    settings,
+    anthropic_fake,  # noqa: F811 - fixture
+) -> None:
+    fake, server = start_fake_openai()
+    try:
+        settings.OPENAI_BASE_URL = fake.url  # an OpenAI-compatible server: provider "compatible"
+        settings.EMBEDDING_MODEL = "text-embedding-3-small"
+        embedding = {"kind": "embedding", "provider": "compatible", "model": "text-embedding-3-small"}
+        claude = {"kind": "llm", "provider": "anthropic", "model": settings.ANTHROPIC_DEFAULT_MODEL}
+        words = f"four words {uuid.uuid4().hex} here"
+        before = Scrape(api)
+        assert api.post("/embeddings/generate", {"text": words}, format="json").status_code == 201
+        chat = api.post(
+            "/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}], "model": settings.ANTHROPIC_DEFAULT_MODEL},
+            format="json",
+        )
+        assert chat.status_code == 201, chat.content
+        usage = chat.json()["usage"]
+        after = Scrape(api)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert moved(before, after, "mlservice_model_duration_seconds_count", **embedding) == 1
+    assert moved(before, after, "mlservice_tokens_total", **embedding, direction="prompt") == 4  # the fake counts words
+    assert moved(before, after, "mlservice_model_duration_seconds_count", **claude) == 1
+    assert moved(before, after, "mlservice_tokens_total", **claude, direction="prompt") == usage["prompt_tokens"]
+    assert (
+        moved(before, after, "mlservice_tokens_total", **claude, direction="completion") == (usage["completion_tokens"])
+    )
