@@ -214,3 +214,12 @@ def test_index_documents_fails_only_when_nothing_was_indexed(tmp_path, embedded_
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
     with pytest.raises(CommandError, match="nothing was indexed"):
         call_command("index_documents", str(tmp_path), "--collection", "none")
+
+
+def test_index_documents_strict_fails_on_any_skip(tmp_path, embedded_api) -> None:
+    (tmp_path / "good.docx").write_bytes(docx_bytes("Staff", ["The canteen opens at noon."]))
+    (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CommandError, match="1 documents skipped"):
+        call_command("index_documents", str(tmp_path), "--collection", "strict", "--strict")
+    hits = embedded_api.search(SearchRequest(query="when does the canteen open", collection="strict", min_score=0))
+    assert hits[0].source == "good.docx (chunk 1/1)"  # what could be indexed still was
