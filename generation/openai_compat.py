@@ -25,6 +25,7 @@ from mlservice.core.errors import BadRequest, ServiceError
 from services import llm_service
 from services.llm.base import ChatDelta
 
+from . import openai_rag
 from .serializers import OpenAIChatCompletionSerializer
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -39,6 +40,7 @@ class OpenAIRequestError(ValueError):
 def parse_request(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OpenAIRequestError("The request body must be a JSON object.")
+    _refuse_tools(body)
     model = body.get("model")
     # Omitted (or null): DEFAULT_LLM_MODEL, else the configured provider's default, as on every
     # generative route (OpenAI itself requires it; OpenAI-compatible servers default it).
@@ -70,8 +72,29 @@ def parse_request(body: Any) -> dict[str, Any]:
     }
 
 
+_NO_TOOLS = (
+    "{param}: tool and function calling is not supported by this server "
+    "(the providers behind it are called without tools); send the request without {param}"
+)
+
+
+def _refuse_tools(body: dict[str, Any]) -> None:
+    """Tools are refused out loud: answering as if none were offered would mislead an agent."""
+    for param in ("tools", "functions"):
+        if body.get(param) not in (None, []):
+            raise OpenAIRequestError(_NO_TOOLS.format(param=param), param)
+    for param in ("tool_choice", "function_call"):
+        # "none" (and "auto" with no tools) ask for no tool call: the answer is the same without tools.
+        if body.get(param) not in (None, "none", "auto"):
+            raise OpenAIRequestError(_NO_TOOLS.format(param=param), param)
+
+
 def _message(item: Any, index: int) -> dict[str, str]:
     param = f"messages.[{index}]"
+    if isinstance(item, dict) and item.get("role") in ("tool", "function"):
+        raise OpenAIRequestError(
+            f"{param}.role {item['role']}: tool and function results are not supported by this server", param
+        )
     if not isinstance(item, dict) or item.get("role") not in ROLES:
         raise OpenAIRequestError(f"{param}.role must be one of system, developer, user, assistant", param)
     content = item.get("content")
@@ -105,19 +128,32 @@ class OpenAIChatCompletionsView(APIView):
                 response=OpenAIChatCompletionSerializer,
                 description="chat.completion; with stream: true, chat.completion.chunk events",
             ),
-            400: OpenApiResponse(description='OpenAI error shape: {"error": {"message", "type", "param", "code"}}'),
+            400: OpenApiResponse(
+                description='OpenAI error shape: {"error": {"message", "type", "param", "code"}}; also for a request '
+                "with `tools`, `functions`, a forced `tool_choice` or tool messages (tool calling is not supported)"
+            ),
         },
         summary="OpenAI-compatible chat completions (official OpenAI clients work against it)",
+        description=openai_rag.SCHEMA_DESCRIPTION,
     )
     def post(self, request: Request) -> HttpResponse:
         try:
             params = parse_request(request.data)
-        except OpenAIRequestError as exc:
+            rag = openai_rag.parse_rag(request.data)
+        except (OpenAIRequestError, openai_rag.RagRequestError) as exc:
             raise BadRequest(str(exc), param=exc.param) from exc
         llm = llm_service.get_instance()
         call = {key: params[key] for key in ("model", "temperature", "max_tokens", "json_mode")}
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
+        if rag is not None:  # an extra `collection`: answer from it, with sources (generation/openai_rag.py)
+            try:
+                events = openai_rag.rag_events(params, rag)
+            except openai_rag.RagRequestError as exc:
+                raise BadRequest(str(exc), param=exc.param) from exc
+            if params["stream"]:
+                return openai_rag.stream(events, completion_id, created, params["include_usage"])
+            return openai_rag.completion(events, completion_id, created)
         if params["stream"]:
             deltas = prefetch(llm.stream_chat(params["messages"], **call))
             return sse_response(_chunks(deltas, completion_id, created, params))

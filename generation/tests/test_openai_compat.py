@@ -56,3 +56,57 @@ def test_openai_client_sees_openai_shaped_errors(client) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "robot", "content": "hi"}])
     assert bad.value.body["param"] == "messages.[0]"
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [WEATHER_TOOL]}, "tools"),
+        ({"tools": [WEATHER_TOOL], "tool_choice": "auto", "stream": True}, "tools"),
+        ({"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}, "tool_choice"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"functions": [WEATHER_TOOL["function"]]}, "functions"),
+        ({"function_call": {"name": "get_weather"}}, "function_call"),
+    ],
+)
+def test_tools_are_refused_not_ignored(client, anthropic_fake, extra, param) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="claude-haiku-4-5", messages=[{"role": "user", "content": "Weather in Oslo?"}], **extra
+        )
+    assert refused.value.body["param"] == param
+    assert refused.value.body["type"] == "invalid_request_error"
+    assert refused.value.message == (
+        f"Error code: 400 - {param}: tool and function calling is not supported by this server "
+        f"(the providers behind it are called without tools); send the request without {param}"
+    )
+    assert refused.value.response.headers["x-should-retry"] == "false"
+    assert anthropic_fake.requests == []  # refused before any provider was called
+
+
+def test_tool_results_are_refused_and_no_tool_requests_pass(client, anthropic_fake) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="claude-haiku-4-5",
+            messages=[
+                {"role": "user", "content": "Weather in Oslo?"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            ],
+        )
+    assert refused.value.body["param"] == "messages.[1]"
+    assert "tool and function results are not supported" in refused.value.message
+    # tool_choice "none" (and an empty tools list) ask for no tool: served as a plain chat.
+    completion = client.chat.completions.create(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "Ping"}], tools=[], tool_choice="none"
+    )
+    assert completion.choices[0].message.content == "Echo: Ping"
