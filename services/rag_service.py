@@ -383,9 +383,12 @@ class RagService:
         system_prompt: str | None = None,
         min_score: float = 0.5,
         mode: str = "hybrid",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """:meth:`answer` as events: ``("sources", {"sources"})``, ``("delta", {"content"})``...,
-        ``("done", <answer()'s body + usage>)``.
+        """:meth:`answer` as events: ``("sources", {"sources", "answerType", "model"})``,
+        ``("delta", {"content"})``..., ``("done", <answer()'s body + usage>)``. ``temperature`` and
+        ``max_tokens`` default to DEFAULT_TEMPERATURE and DEFAULT_MAX_TOKENS.
 
         Retrieval and the model's first token happen before this returns, so their failures (bad
         input, no model, a provider's 429, a full local-LLM queue) raise here and the caller can
@@ -400,11 +403,12 @@ class RagService:
         if llm is None:
             return iter(
                 [
-                    ("sources", {"sources": sources}),
+                    ("sources", {"sources": sources, "answerType": "extractive", "model": "extractive"}),
                     *self._extractive_events(query, hits, sources),
                 ]
             )
-        stream = llm.stream_chat(_answer_messages(query, hits, system_prompt), model=model or None)
+        messages = _answer_messages(query, hits, system_prompt)
+        stream = llm.stream_chat(messages, model=model or None, temperature=temperature, max_tokens=max_tokens)
         try:
             first = next(stream)
         except StopIteration:
@@ -582,7 +586,7 @@ def _generative_events(
     pieces: list[str] = []
     last = ChatDelta(done=True)
     try:
-        yield "sources", {"sources": sources}
+        yield "sources", {"sources": sources, "answerType": "generative", "model": model}
         for delta in itertools.chain([first], stream):
             if delta.done:
                 last = delta

@@ -167,3 +167,56 @@ def test_the_local_llm_streams_a_rag_answer(indexed, local_llm) -> None:
     assert done["model"] == "qwen2.5-coder-0.5b-instruct" and done["answerType"] == "generative"
     assert 0 < done["usage"]["completion_tokens"] <= 16
     assert all(1 <= c["index"] <= len(done["sources"]) for c in done["citations"])
+
+
+# --- the OpenAI-compatible chat with a collection (generation/openai_rag.py) ---------------------
+@pytest.fixture
+def openai_client(indexed):  # type: ignore[no-untyped-def]
+    import openai
+
+    return openai.OpenAI(api_key="anything", base_url=f"{indexed}/v1", max_retries=0, timeout=30)
+
+
+def test_openai_client_streams_a_rag_answer_with_sources(openai_client, generative, openai_fake) -> None:
+    openai_fake.reply = lambda body: "Paris [1]."
+    stream = openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"collection": "capitals", "rag": {"contextLimit": 2, "minScore": 0}},
+    )
+    chunks = list(stream)
+    sources = chunks[0].model_extra["sources"]
+    assert [s["source"] for s in sources][:1] == ["france.md"] and len(sources) == 2
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Paris [1]."
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    assert final.choices[0].finish_reason == "stop"
+    assert [(c["index"], c["source"]) for c in final.model_extra["citations"]] == [(1, "france.md")]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 2
+    sent = openai_fake.requests[-1]["body"]
+    assert (
+        sent["messages"][0]["content"].endswith("Be brief.")
+        and "[Source 1: france.md]" in sent["messages"][-1]["content"]
+    )
+
+
+def test_openai_client_rag_answer_without_streaming_and_bad_options(openai_client, generative, openai_fake) -> None:
+    import openai
+
+    openai_fake.reply = lambda body: "Berlin [1]."
+    completion = openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Capital of Germany?"}],
+        extra_body={"collection": "capitals", "rag": {"minScore": 0}},
+    )
+    assert completion.choices[0].message.content == "Berlin [1]."
+    assert completion.model_extra["sources"][0]["source"] == "germany.md"
+    assert completion.model_extra["citations"][0]["documentId"] == "germany.md"
+    with pytest.raises(openai.BadRequestError) as bad:
+        openai_client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"collection": "capitals", "rag": {"topK": 3}},
+        )
+    assert bad.value.body["param"] == "rag.topK"
