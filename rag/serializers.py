@@ -73,6 +73,12 @@ class SearchRequestSerializer(ContractSerializer):
         required=False, default=dict, help_text=f"key: value or [values]; at most {MAX_FILTER_KEYS} keys"
     )
     mode = StrictChoiceField(list(MODES), required=False, default="hybrid")
+    rerank = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Reorder max(limit*4, RAG_RERANK_CANDIDATES) candidates with the configured reranker "
+        "(POST /rerank's); relevanceScore stays the cosine and minScore applies to it",
+    )
 
 
 class QueryRequestSerializer(ContractSerializer):
@@ -87,6 +93,12 @@ class QueryRequestSerializer(ContractSerializer):
         required=False,
         default=False,
         help_text="Server-Sent Events: `sources`, then `delta` tokens, then `done` (the JSON body plus `usage`)",
+    )
+    rerank = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Reorder max(contextLimit*4, RAG_RERANK_CANDIDATES) candidates with the configured reranker "
+        "(POST /rerank's); relevanceScore stays the cosine and minScore applies to it",
     )
 
 

@@ -118,6 +118,7 @@ class SearchView(ContractView):
                 source_types=tuple(data["source_types"]),
                 metadata=data["metadata_filter"],
                 mode=data["mode"],
+                rerank=data["rerank"],
             )
         )
         results = [retrieved_context(hit) for hit in hits]
@@ -170,6 +171,7 @@ class QueryView(ContractView):
             "system_prompt": data.get("system_prompt") or None,
             "min_score": float(data["min_score"]),
             "mode": data["mode"],
+            "rerank": data["rerank"],
         }
         if data["stream"]:
             events = rag_service.get_instance().stream_answer(**arguments)

@@ -32,7 +32,7 @@ from django.conf import settings
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
 from mlservice.core.formatting import js_number
 from mlservice.core.limits import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
-from services import embedding_service
+from services import embedding_service, rerank_service
 from services.chunking import chunk_text
 from services.llm.base import ChatDelta, empty_usage
 from services.vectorstores import get_store
@@ -92,6 +92,7 @@ class SearchRequest:
     source_types: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     mode: str = "hybrid"
+    rerank: bool = False  # reorder the candidates with the configured reranker (services/rerank_service.py)
 
 
 def chunk_id(document_id: str, index: int) -> str:
@@ -325,9 +326,11 @@ class RagService:
             return []  # contract: a missing collection is an empty result, not an error
         vector = self._embed([request.query])[0]
         filters = SearchFilter(tuple(request.source_types), dict(request.metadata))
-        candidates = max(request.limit, settings.RAG_HYBRID_CANDIDATES)
+        # rerank: the reranker reorders a larger pool, then the limit applies (rerank_pool).
+        fetch = rerank_pool(request.limit) if request.rerank else request.limit
+        candidates = max(fetch, settings.RAG_HYBRID_CANDIDATES)
         if request.mode == "dense":
-            ranked = self.store.dense_search(physical, vector, request.limit, filters)
+            ranked = self.store.dense_search(physical, vector, fetch, filters)
         elif request.mode == "lexical":
             ranked = self.store.lexical_search(physical, request.query, vector, candidates, filters)
         else:
@@ -340,6 +343,8 @@ class RagService:
                 ranked = zscore_fusion(dense, lexical, weights)
         if request.min_score > 0:
             ranked = [hit for hit in ranked if hit.cosine >= request.min_score]
+        if request.rerank:
+            ranked = _reranked(request.query, ranked[:fetch])
         return ranked[: request.limit]
 
     # --- answers -----------------------------------------------------------------------------
@@ -353,9 +358,17 @@ class RagService:
         system_prompt: str | None = None,
         min_score: float = 0.5,
         mode: str = "hybrid",
+        rerank: bool = False,
     ) -> dict[str, Any]:
         hits = self.search(
-            SearchRequest(query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode)
+            SearchRequest(
+                query=query,
+                collection=collection,
+                limit=context_limit,
+                min_score=min_score,
+                mode=mode,
+                rerank=rerank,
+            )
         )
         llm = _answer_llm()
         if llm is not None:
@@ -383,6 +396,7 @@ class RagService:
         system_prompt: str | None = None,
         min_score: float = 0.5,
         mode: str = "hybrid",
+        rerank: bool = False,
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -396,7 +410,14 @@ class RagService:
         closes the provider's stream, which stops the generation (the local LLM at its next token).
         """
         hits = self.search(
-            SearchRequest(query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode)
+            SearchRequest(
+                query=query,
+                collection=collection,
+                limit=context_limit,
+                min_score=min_score,
+                mode=mode,
+                rerank=rerank,
+            )
         )
         sources = [retrieved_context(hit) for hit in hits]
         llm = _answer_llm()
@@ -511,6 +532,30 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[
             hits.setdefault(hit.id, hit)
     order = sorted(fused, key=lambda key: -fused[key])
     return [hits[key] for key in order]
+
+
+def rerank_pool(limit: int) -> int:
+    """How many retrieved candidates ``rerank: true`` reorders: max(limit * 4, RAG_RERANK_CANDIDATES)."""
+    return max(limit * 4, settings.RAG_RERANK_CANDIDATES)
+
+
+def _reranked(query: str, hits: list[Hit]) -> list[Hit]:
+    """``hits`` in the reranker's order. Only the order changes: ``relevanceScore`` stays the cosine
+    (and ``minScore`` filtered on it), so scores keep one meaning with and without rerank; the
+    reranker's own 0..1 score is ``Hit.rerank_score``. Long chunks are cut to fit the reranker's
+    limits (rerankers read the first few hundred tokens anyway)."""
+    if len(hits) < 2:
+        return hits
+    per_document = min(settings.RERANK_MAX_DOCUMENT_CHARS, settings.RERANK_MAX_TOTAL_CHARS // (len(hits) + 1))
+    outcome = rerank_service.get_instance().rerank(
+        query[:per_document], [hit.content[:per_document] or " " for hit in hits]
+    )
+    ordered = []
+    for result in outcome.results:
+        hit = hits[result.index]
+        hit.rerank_score = result.score
+        ordered.append(hit)
+    return ordered
 
 
 def _point_id(document_id: str) -> str:

@@ -43,6 +43,7 @@ class Hit:
     metadata: dict[str, Any]
     cosine: float
     lexical: float | None = None
+    rerank_score: float | None = None  # set by rag `rerank: true` (services/rag_service.py)
 
 
 @dataclass(frozen=True)
