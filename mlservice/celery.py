@@ -3,7 +3,7 @@
 Configuration comes from Django settings with the ``CELERY_`` prefix: the broker is
 ``CELERY_BROKER_URL`` (default: ``REDIS_URL`` when set). With no broker configured nothing here is
 used: background work runs in a thread of the web process instead (see
-``services/transcription/jobs.py``). Tasks are discovered in every installed app's ``tasks.py``.
+``services/transcription_jobs.py``). Tasks are discovered in every installed app's ``tasks.py``.
 """
 
 from __future__ import annotations

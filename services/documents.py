@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import logging
 import posixpath
+import time
 import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -157,7 +158,13 @@ def _pdf_text(data: bytes, name: str, max_chars: int) -> tuple[str, int]:
             )
         parts: list[str] = []
         total = 0
+        deadline = time.monotonic() + settings.RAG_DOCUMENT_MAX_SECONDS
         for page in reader.pages:
+            if time.monotonic() > deadline:  # a crafted page can take pypdf seconds: bound the whole file
+                raise PayloadTooLarge(
+                    f"{name}: text extraction took longer than RAG_DOCUMENT_MAX_SECONDS "
+                    f"({settings.RAG_DOCUMENT_MAX_SECONDS:g} s)"
+                )
             text = page.extract_text() or ""
             total += len(text) + 2
             if total > max_chars:  # stop reading: the rest would be refused anyway

@@ -1,7 +1,7 @@
 """Transcription: engine choice, validation of audio and options, conversion, cost, health.
 
 Views call ``get_instance()``; the engines live in ``services/transcription/`` behind one interface
-(local faster-whisper tiny.en, OpenAI). Long audio is handed to ``services.transcription.jobs``.
+(local faster-whisper tiny.en, OpenAI). Long audio is handed to ``services.transcription_jobs``.
 """
 
 from __future__ import annotations

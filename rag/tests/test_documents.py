@@ -223,3 +223,9 @@ def test_index_documents_strict_fails_on_any_skip(tmp_path, embedded_api) -> Non
         call_command("index_documents", str(tmp_path), "--collection", "strict", "--strict")
     hits = embedded_api.search(SearchRequest(query="when does the canteen open", collection="strict", min_score=0))
     assert hits[0].source == "good.docx (chunk 1/1)"  # what could be indexed still was
+
+
+@override_settings(RAG_DOCUMENT_MAX_SECONDS=0)
+def test_pdf_extraction_is_bounded_in_time(api) -> None:
+    response = _upload(api, {"slow.pdf": pdf_bytes([["a"], ["b"]])}, collection="x")
+    assert response.status_code == 413 and "RAG_DOCUMENT_MAX_SECONDS" in response.json()["error"]

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from services.transcription import jobs
+from services import transcription_jobs as jobs
 
 
 class Command(BaseCommand):

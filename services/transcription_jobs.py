@@ -26,11 +26,11 @@ from django.utils import timezone
 from mlservice import metrics
 from mlservice.core.errors import ServiceError
 from services.model_gate import patient
+from services.transcription import audio
+from services.transcription.chunking import transcribe_file_in_windows
+from services.transcription.types import TranscriptionOptions, transcript_to_dict
+from services.transcription_service import EngineChoice, get_instance, safe_suffix
 from transcription.models import TranscriptionJob
-
-from . import audio
-from .chunking import transcribe_file_in_windows
-from .types import TranscriptionOptions, transcript_to_dict
 
 logger = logging.getLogger("mlservice.transcription.jobs")
 
@@ -49,8 +49,6 @@ _executor_lock = threading.Lock()
 
 def create_job(prepared, choice, options: TranscriptionOptions, response_format: str) -> TranscriptionJob:
     """Copy the audio where the workers can read it, store the job, and dispatch it."""
-    from services.transcription_service import safe_suffix
-
     job_id = uuid.uuid4()
     job_dir = Path(settings.TRANSCRIPTION_JOB_DIR)
     job_dir.mkdir(parents=True, exist_ok=True)
@@ -182,8 +180,6 @@ def refresh_queue_depth() -> None:
 
 
 def _transcribe(job: TranscriptionJob):
-    from services.transcription_service import EngineChoice, get_instance
-
     service = get_instance()
     engine = service.openai if job.backend == service.openai.backend else service.local
     choice = EngineChoice(engine, job.model)
