@@ -135,7 +135,7 @@ class SearchView(ContractView):
 
 STREAM_DESCRIPTION = """With `stream: true` the answer is Server-Sent Events (`text/event-stream`, status 200):
 
-    event: sources   data: {"sources": [...]}           the retrieved chunks, as the JSON answer lists them
+    event: sources   data: {"sources": [...], "answerType", "model"}   the chunks, as the JSON answer lists them
     event: delta     data: {"content": "<text>"}        answer tokens as the model writes them (extractive: one)
     event: done      data: {<the JSON answer>, "usage"} with the citations ([n] markers found in the answer)
     data: [DONE]
