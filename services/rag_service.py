@@ -237,8 +237,8 @@ class RagService:
         if chunk_overlap >= chunk_size:
             raise BadRequest("chunkOverlap must be smaller than chunkSize")
         _check_unique_ids([DocumentInput(content="", source=f.filename, document_id=f.document_id) for f in files])
-        if extra_metadata:
-            _check_metadata(extra_metadata)
+        for metadata in [extra_metadata or {}, *(file.metadata for file in files)]:
+            _check_metadata(metadata)
         per_file = [self._file_chunks(file.content, chunk_size, chunk_overlap) for file in files]
         every_chunk = [chunk for chunks in per_file for chunk in chunks]
         vectors = self._embed(every_chunk) if every_chunk else np.zeros((0, 0), dtype=np.float32)

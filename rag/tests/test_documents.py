@@ -194,6 +194,7 @@ def test_jsonl_documents_are_chunked_and_counted_per_document(tmp_path, embedded
         {"_id": "short", "text": "The canteen opens at noon."},
         "not json {",
         {"_id": "empty", "text": "   "},
+        {"_id": "reserved", "text": "Metadata may not name a reserved key.", "metadata": {"content": "x"}},
     ]
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(row if isinstance(row, str) else json.dumps(row) for row in rows) + "\n")
@@ -204,10 +205,11 @@ def test_jsonl_documents_are_chunked_and_counted_per_document(tmp_path, embedded
     assert points > 15  # the long document is chunked (at 400 characters), not cut at 256 tokens
     hits = embedded_api.search(SearchRequest(query="cooling system of reactor block 117", collection="jl", min_score=0))
     assert "block 117" in hits[0].content and hits[0].metadata["document_id"] == "long"
-    assert "indexed 2 documents" in captured.out and "skipped 3" in captured.out
+    assert "indexed 2 documents" in captured.out and "skipped 4" in captured.out
+    assert "document 'reserved': metadata keys content are reserved" in captured.out
     assert "rows.jsonl:3: invalid JSON" in captured.out and "broken.pdf" in captured.out
     assert "rows.jsonl:4: no text" in captured.out
-    assert "4/4" not in captured.err and "5/5" in captured.err  # the progress bar counts documents
+    assert "6/6" in captured.err  # the progress bar counts documents (5 lines and a file), not files
 
 
 def test_index_documents_fails_only_when_nothing_was_indexed(tmp_path, embedded_api) -> None:
