@@ -44,4 +44,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # Migrations run in the entrypoint so a fresh volume works; `manage.py serve` runs granian with the
 # ASGI front of mlservice/serving.py (README "Serving model"), respawning a worker that dies.
 # A missing or weak DJANGO_SECRET_KEY stops `migrate` with a one-line message saying how to make one.
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec python manage.py serve --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2}"]
+# With DJANGO_SUPERUSER_USERNAME (and _EMAIL, _PASSWORD) set, an admin user is created on first start
+# (`createsuperuser --noinput`; on later starts it says the name is taken and the server starts anyway).
+CMD ["sh", "-c", "python manage.py migrate --noinput && if [ -n \"${DJANGO_SUPERUSER_USERNAME:-}\" ]; then python manage.py createsuperuser --noinput || true; fi && exec python manage.py serve --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2}"]
