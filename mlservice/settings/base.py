@@ -74,7 +74,7 @@ CORS_ALLOW_HEADERS = (
     "x-request-id",
     "x-requested-with",
 )
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "X-Error-Code"]
 CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, min_value=0)
 if CORS_ALLOWED_ORIGINS:
     INSTALLED_APPS.append("corsheaders")
