@@ -21,7 +21,7 @@ from drf_spectacular.validation import validate_schema
 from mlservice.api.schema import FALLBACK_SUMMARIES
 
 GUIDE = "docs/ADDING_MODULES.md"
-AREA_TAGS = {"Health", "Complexity", "Embeddings", "RAG", "Analysis", "Generation", "Transcription"}
+AREA_TAGS = {"Health", "Complexity", "Embeddings", "RAG", "Analysis", "Generation", "Transcription", "Rerank"}
 OPENAI_TAG = "OpenAI-compatible"
 ALTERNATIVE_KEYS = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 PUBLIC_PATHS = {"/api/v1/", "/api/v1/health", "/api/v1/live", "/api/v1/health/live"}
@@ -116,6 +116,8 @@ def test_one_tag_per_area(schema):
     assert tag_of[("POST", "/api/v1/chat/completions")] == ["Generation"]
     assert tag_of[("POST", "/v1/chat/completions")] == [OPENAI_TAG]
     assert tag_of[("POST", "/v1/embeddings")] == [OPENAI_TAG]
+    assert tag_of[("POST", "/api/v1/rerank")] == ["Rerank"]
+    assert tag_of[("POST", "/v1/rerank")] == [OPENAI_TAG]
     # The top-level list describes each tag, areas in their usual order.
     assert [tag["name"] for tag in schema["tags"]][:2] == ["Health", "Complexity"]
     assert all(tag.get("description") for tag in schema["tags"])
