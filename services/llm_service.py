@@ -263,6 +263,11 @@ def _measured_stream(deltas: Iterator[ChatDelta], route: Route) -> Iterator[Chat
                 _record_usage(route, label, delta.usage)
             yield delta
     finally:
+        # Closing this wrapper (the client went away) closes the provider's stream now, which stops
+        # the generation, rather than whenever the garbage collector finalizes it.
+        close = getattr(deltas, "close", None)
+        if close is not None:
+            close()
         if route.kind != "local":  # the local provider times its own run (see ``chat``)
             metrics.observe_model("llm", route.kind, label, time.perf_counter() - started)
 

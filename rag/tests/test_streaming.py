@@ -220,3 +220,31 @@ def test_openai_client_rag_answer_without_streaming_and_bad_options(openai_clien
             extra_body={"collection": "capitals", "rag": {"topK": 3}},
         )
     assert bad.value.body["param"] == "rag.topK"
+
+
+@pytest.mark.slow
+def test_a_client_leaving_stops_the_local_llm(indexed, local_llm, settings) -> None:
+    from services.model_gate import gate_for
+
+    settings.LOCAL_LLM_MAX_TOKENS = 400  # about 15 s of tokens on one thread: far longer than the test
+    body = _query(stream=True, contextLimit=1, query="Write a long essay about the capital of France.")
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as client:
+        with connect_sse(client, "POST", f"{indexed}/rag/query", json=body) as source:
+            for event in source.iter_sse():
+                if event.event == "delta":
+                    break
+    left = time.perf_counter()
+    # The server's next write fails, the stream is closed, llama.cpp stops at its next token and
+    # the model slot is free again, long before the 400 tokens would have been written.
+    assert _eventually(lambda: gate_for("local-llm").stats().running == 0, timeout=5.0)
+    assert time.perf_counter() - left < 5.0 and left - started < 30
+
+
+def _eventually(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
