@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import openai_audio, views
 
 urlpatterns = [
     # Docs family (served under /api/v1/ as well as here).
@@ -15,4 +15,7 @@ urlpatterns = [
     path("transcription/health", views.TranscriptionHealthView.as_view(), name="transcription-health"),
     # Background jobs for long audio.
     path("transcription/jobs/<uuid:job_id>", views.JobView.as_view(), name="transcription-job"),
+    # OpenAI wire format for OpenAI SDKs (base_url=http://host/v1), served once at the root.
+    path("v1/audio/transcriptions", openai_audio.OpenAITranscriptionsView.as_view(), name="openai-transcriptions"),
+    path("v1/audio/translations", openai_audio.OpenAITranslationsView.as_view(), name="openai-translations"),
 ]

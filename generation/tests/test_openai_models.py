@@ -17,6 +17,11 @@ def client(live_server) -> openai.OpenAI:
     return openai.OpenAI(api_key="anything", base_url=f"{live_server.url}/v1", max_retries=0, timeout=30)
 
 
+@pytest.fixture(autouse=True)
+def tiny_whisper(settings) -> None:
+    settings.TRANSCRIPTION_LOCAL_MODEL = "tiny.en"  # listed as whisper-tiny.en
+
+
 @pytest.fixture
 def local_llm(settings) -> str:
     settings.LOCAL_LLM_MODEL = LOCAL_LLM
@@ -75,6 +80,11 @@ def test_an_openai_compatible_server_lists_its_default_model(client, settings) -
     # An id with a slash is one path segment to the client and to our route.
     model = client.models.retrieve("library/llama3.2:1b")
     assert (model.id, model.owned_by, model.object) == ("library/llama3.2:1b", "openai-compatible", "model")
+
+
+def test_the_multilingual_whisper_is_listed_by_its_name(client, settings) -> None:
+    settings.TRANSCRIPTION_LOCAL_MODEL = "base"
+    assert list(_ids(client)) == ["all-MiniLM-L6-v2", "whisper-base"]
 
 
 def test_retrieve_and_unknown_ids(client, local_llm) -> None:

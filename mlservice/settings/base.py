@@ -389,9 +389,14 @@ ANTHROPIC_DEFAULT_MODEL = env_str("ANTHROPIC_DEFAULT_MODEL", "claude-haiku-4-5")
 # A model name the router cannot serve (gpt-* with no OpenAI key, claude-* with no Anthropic key)
 # goes to the default provider instead of failing; the response names the model actually used.
 LLM_FALLBACK_TO_DEFAULT = env_bool("LLM_FALLBACK_TO_DEFAULT", True)
-# Analysis: "auto" uses a cloud/compatible LLM when one is configured, local methods otherwise;
-# "local" always uses the local methods; "llm" requires an LLM (503 without one).
-ANALYSIS_BACKEND = env_str("ANALYSIS_BACKEND", "auto").lower()
+# Analysis method when a request sends no `method`: "auto" uses a cloud/compatible LLM when one is
+# configured, the fast local methods otherwise; "fast" (alias "local") always the fast local methods;
+# "llm" any LLM, the local GGUF one included (503 without one). services/analysis_service.py.
+ANALYSIS_BACKEND = env_str("ANALYSIS_BACKEND", "auto").strip().lower()
+if ANALYSIS_BACKEND not in ("auto", "fast", "local", "llm"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"ANALYSIS_BACKEND={ANALYSIS_BACKEND!r} must be one of auto, fast, llm (or local)")
 ANALYSIS_MAX_TEXT_CHARS = env_int("ANALYSIS_MAX_TEXT_CHARS", 100_000, min_value=100)
 IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 
@@ -452,6 +457,8 @@ TRANSCRIPTION_TEMP_DIR = Path(env_str("TRANSCRIPTION_TEMP_DIR", str(DATA_DIR / "
 TRANSCRIPTION_JOB_DIR = Path(env_str("TRANSCRIPTION_JOB_DIR", str(DATA_DIR / "transcription-jobs"))).resolve()
 # Audio longer than this becomes a background job (202 + /transcription/jobs/<id>).
 TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS = env_float("TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS", 120.0, min_value=1.0)
+# /v1/audio/* (OpenAI's API has no jobs) transcribe within the request up to this; longer is 413.
+TRANSCRIPTION_SYNC_MAX_SECONDS = env_float("TRANSCRIPTION_SYNC_MAX_SECONDS", 1800.0, min_value=1.0)
 TRANSCRIPTION_CHUNK_SECONDS = env_float("TRANSCRIPTION_CHUNK_SECONDS", 30.0, min_value=5.0, max_value=600.0)
 TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float(
     "TRANSCRIPTION_CHUNK_OVERLAP_SECONDS", 3.0, min_value=0.0, max_value=10.0
