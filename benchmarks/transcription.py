@@ -8,7 +8,11 @@ Usage: .venv/bin/python benchmarks/transcription.py [--skip-http] [--repeats 2]
 - Reference: Whisper tiny.en's published WER on the full test-clean set (about 5.6%, with
   Whisper's text normaliser). Four utterances are a smoke and latency test, not a WER estimate;
   our normaliser only lower-cases and drops punctuation, so spelling variants count as errors.
+- Models (issue 15): tiny.en and base side by side in the same run, WER and RTF directly and
+  through the HTTP API (one server per model), and the CPU-seconds 10 s of silence and of a 440 Hz
+  tone cost (Silero VAD keeps them from Whisper). ``--models-only`` runs just that part.
 - Real-time factor (RTF) = processing seconds / audio seconds; the goal is < 0.3 on this CPU.
+  RTF is wall time: on a loaded machine it is indicative only (CPU-seconds are printed beside it).
   Baselines in the same run: greedy decoding (beam 1) against the default beam 5, the chunked
   long-audio path against one pass over the same audio, HTTP against direct calls, and conversion
   against decoding alone.
@@ -203,6 +207,81 @@ def http_server(enabled: bool):
         yield url
 
 
+# --- tiny.en against base, same clips, same run
+MODELS = ("tiny.en", "base")
+
+
+def non_speech() -> dict[str, np.ndarray]:
+    rate = audio.WHISPER_SAMPLE_RATE
+    t = np.arange(10 * rate) / rate
+    return {
+        "10 s silence": np.zeros(10 * rate, dtype=np.float32),
+        "10 s 440 Hz tone": (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+    }
+
+
+def compare_models(clips: list[Clip], repeats: int, with_http: bool) -> None:
+    """WER, RTF (wall) and CPU-seconds per model; the HTTP figures come from a server per model."""
+    import httpx
+
+    print("\n== Models (beam 5; RTF is wall time under this machine's load: indicative only)")
+    for name in MODELS:
+        with override_settings(TRANSCRIPTION_LOCAL_MODEL=name):
+            engine = transcription_service.get_instance().local
+            started = time.perf_counter()
+            engine.load()
+            load = time.perf_counter() - started
+            engine.transcribe_pcm(audio.decode(clips[0].path), engine.model_name, TranscriptionOptions())  # warm-up
+            direct, cpu = Score(), 0.0
+            for clip in clips:
+                pcm = audio.decode(clip.path)
+                walls, text = [], ""
+                for _ in range(repeats):
+                    cpu_started, started = time.process_time(), time.perf_counter()
+                    text = engine.transcribe_pcm(pcm, engine.model_name, TranscriptionOptions()).text
+                    walls.append(time.perf_counter() - started)
+                    cpu += (time.process_time() - cpu_started) / repeats
+                direct.add(clip.text, text, statistics.median(walls), clip.duration)
+            quiet = []
+            for label, pcm in non_speech().items():
+                cpu_started = time.process_time()
+                transcript = engine.transcribe_pcm(pcm, engine.model_name, TranscriptionOptions())
+                quiet.append(
+                    f"{label}: {time.process_time() - cpu_started:.2f} CPU-s, "
+                    f"{transcript.speech_seconds} s decoded, text {transcript.text!r}"
+                )
+        summary(f"{engine.model_name}, direct (load {load:.1f}s)", direct)
+        print(f"  {'':<48} CPU-s per audio-s {cpu / direct.audio:5.3f}")
+        if with_http:
+            http = Score()
+            with django_http(TRANSCRIPTION_LOCAL_MODEL=name) as url, httpx.Client(timeout=300) as client:
+                for clip in clips:
+                    walls, text = [], ""
+                    for _ in range(repeats):
+                        started = time.perf_counter()
+                        response = client.post(url, files={"file": (clip.path.name, clip.path.read_bytes())})
+                        response.raise_for_status()
+                        walls.append(time.perf_counter() - started)
+                        text = response.json()["transcription"]["text"]
+                    http.add(clip.text, text, statistics.median(walls), clip.duration)
+            summary(f"{engine.model_name}, HTTP API (granian, 1 worker)", http)
+        for line in quiet:
+            print(f"  {'':<48} {line}")
+
+
+@contextlib.contextmanager
+def django_http(**env: str):
+    import httpx
+
+    from benchmarks._harness import django_server
+
+    with django_server("granian", workers=1, WARM_MODELS_ON_START="true", **env) as base:
+        url = f"{base}/api/v1/transcription/transcribe"
+        warm = next(LIBRISPEECH.glob("*.flac"))
+        httpx.post(url, files={"file": (warm.name, warm.read_bytes())}, timeout=300).raise_for_status()
+        yield url
+
+
 # --- conversion
 def conversion(source: Path, seconds_of_audio: float, folder: Path, http_base: str | None) -> None:
     started = time.perf_counter()
@@ -259,7 +338,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="runs per clip; the median time counts")
     parser.add_argument("--skip-http", action="store_true", help="skip the measurement through the HTTP API")
+    parser.add_argument("--models-only", action="store_true", help="only compare tiny.en and base")
     args = parser.parse_args()
+    if args.models_only:
+        compare_models(librispeech_clips(), args.repeats, not args.skip_http)
+        return
 
     service = transcription_service.get_instance()
     engine = service.local
@@ -303,6 +386,8 @@ def main() -> None:
             single,
             "one pass",
         )
+
+        compare_models(libri, args.repeats, not args.skip_http)
 
         print(f"\n== Conversion throughput ({long.duration:.0f}s of 16 kHz FLAC speech)")
         conversion(long.path, long.duration, folder, url.rsplit("/api/v1/", 1)[0] if url else None)

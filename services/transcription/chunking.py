@@ -112,7 +112,14 @@ def transcribe_stream(
         segments=segments,
         language_detected=first.language_detected,
         language_probability=first.language_probability,
+        speech_seconds=_total_speech(parts),
     )
+
+
+def _total_speech(parts: list[Transcript]) -> float | None:
+    """Seconds the model decoded over all windows (overlaps count twice: they were decoded twice)."""
+    seconds = [part.speech_seconds for part in parts]
+    return None if any(value is None for value in seconds) else sum(seconds)  # type: ignore[arg-type]
 
 
 def transcribe_file_in_windows(

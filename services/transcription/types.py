@@ -80,6 +80,15 @@ class TranscriptionOptions:
     prompt: str | None = None
     word_timestamps: bool = True
     task: str = "transcribe"  # one of TASKS
+    # OpenAI's `temperature` (0..1). None or 0: Whisper's fallback schedule (0.0, 0.2 ... 1.0, the next
+    # tried when a decode looks like a loop); t > 0 starts the schedule at t, as openai-whisper does.
+    temperature: float | None = None
+
+    @property
+    def temperatures(self) -> tuple[float, ...]:
+        start = min(max(self.temperature or 0.0, 0.0), 1.0)
+        steps = int((1.0 - start) / 0.2 + 1e-9)
+        return tuple(round(start + 0.2 * step, 4) for step in range(steps + 1))
 
 
 @dataclass
@@ -92,6 +101,8 @@ class Transcript:
     # True when the engine detected the language; False when it was requested or fixed by the model.
     language_detected: bool = False
     language_probability: float | None = None
+    # Seconds of audio the model decoded after VAD (None: the engine does not say; remote engines).
+    speech_seconds: float | None = None
 
     @property
     def language_name(self) -> str | None:
@@ -133,6 +144,7 @@ def transcript_to_dict(transcript: Transcript) -> dict:
         "model": transcript.model,
         "language_detected": transcript.language_detected,
         "language_probability": transcript.language_probability,
+        "speech_seconds": transcript.speech_seconds,
         "segments": [
             {
                 "start": s.start,
@@ -155,6 +167,7 @@ def transcript_from_dict(data: dict) -> Transcript:
         model=data["model"],
         language_detected=bool(data.get("language_detected")),
         language_probability=data.get("language_probability"),
+        speech_seconds=data.get("speech_seconds"),
         segments=[
             Segment(
                 start=s["start"],

@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import wave
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from services.transcription.metrics import word_error_rate  # noqa: F401 - re-ex
 IN_CI = bool(os.environ.get("CI"))
 LIBRISPEECH = Path(django_settings.BASE_DIR).parent / "shared" / "eval" / "librispeech"
 SAMPLE_RATE = 16_000
+# Whisper base joined (145 MB, sha256-checked) once per test run, not once per test.
+WHISPER_MODELS_DIR = Path(tempfile.gettempdir()) / f"mlservice-test-whisper-models-{os.getuid()}"
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +44,9 @@ def transcription_settings(settings, tmp_path: Path) -> Path:
         (tmp_path / folder).mkdir()
     settings.OPENAI_API_KEY = ""
     settings.TRANSCRIPTION_BACKEND = "auto"
+    # These tests were written against tiny.en (half base's CPU); test_local_models.py covers base.
+    settings.TRANSCRIPTION_LOCAL_MODEL = "tiny.en"
+    settings.TRANSCRIPTION_LOCAL_MODELS_DIR = WHISPER_MODELS_DIR
     settings.TRANSCRIPTION_JOB_RUNNER = "auto"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.PROVIDER_MAX_RETRIES = 0

@@ -27,7 +27,8 @@ def test_formats_exact_list(api):
         }
 
 
-def test_languages_exact_list(api):
+def test_languages_exact_list(api, settings):
+    settings.TRANSCRIPTION_LOCAL_MODEL = "base"  # multilingual: the contract's whole list
     body = api.get("/transcription/languages").json()
     assert body["success"] is True
     assert body["languages"] == [
@@ -43,6 +44,9 @@ def test_languages_exact_list(api):
         {"code": "ko", "name": "Korean"},
         {"code": "zh", "name": "Chinese"},
     ]
+    # The English-only model lists only what it can transcribe.
+    settings.TRANSCRIPTION_LOCAL_MODEL = "tiny.en"
+    assert api.get("/transcription/languages").json()["languages"] == [{"code": "en", "name": "English"}]
 
 
 def test_health_reports_the_local_backend_honestly(api):

@@ -86,7 +86,8 @@ def test_srt_vtt_and_text_formats(api, librispeech):
     for number, block in enumerate(blocks, start=1):
         index, times, text = block.split("\n", 2)
         assert index == str(number) and timing.match(times) and text.strip()
-    assert blocks[0].split("\n")[1].startswith("00:00:00,000 --> 00:00:0")
+    # The speech starts within the first second (VAD's timing, not Whisper's default 0.000).
+    assert blocks[0].split("\n")[1].startswith("00:00:00,")
 
     vtt = upload(api, utterance.path, response_format="vtt")
     assert vtt["Content-Type"].startswith("text/vtt")
