@@ -156,7 +156,10 @@ class OpenAIChatCompletionsView(APIView):
             return openai_rag.completion(events, completion_id, created)
         if params["stream"]:
             deltas = prefetch(llm.stream_chat(params["messages"], **call))
-            return sse_response(_chunks(deltas, completion_id, created, params))
+            # A deadline or unexpected failure mid-stream is written in OpenAI's in-band error shape too.
+            return sse_response(
+                _chunks(deltas, completion_id, created, params), error_event=openai_rag.openai_error_event
+            )
         result = llm.chat(params["messages"], **call)
         body = {
             "id": completion_id,

@@ -248,3 +248,19 @@ def _eventually(check: Any, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_openai_stream_past_the_deadline_ends_with_an_openai_error(openai_client, openai_fake, settings) -> None:
+    import openai
+
+    settings.SERVER_STREAM_TIMEOUT_SECONDS = 0.3
+    openai_fake.reply = lambda body: " ".join(["word"] * 50)
+    openai_fake.stream_pause = 0.05
+    stream = openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Go"}], stream=True
+    )
+    received = []
+    with pytest.raises(openai.APIError, match="SERVER_STREAM_TIMEOUT_SECONDS"):
+        for chunk in stream:
+            received.append(chunk)
+    assert 2 < len(received) < 20
