@@ -143,7 +143,9 @@ class _OpenAIAudioView(APIView):
         with _as_param("language"):
             options = service.options(choice, form.language, form.prompt, task=self.task)
         # Word timings cost decoding time: only when the client asked for them.
-        options = dataclasses.replace(options, word_timestamps="word" in form.granularities)
+        options = dataclasses.replace(
+            options, word_timestamps="word" in form.granularities, temperature=form.temperature
+        )
         with transcription_service.file_on_disk(upload, upload.name) as path:
             with _as_param("file"):
                 prepared = service.prepare(path, upload.name)

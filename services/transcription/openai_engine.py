@@ -105,6 +105,8 @@ class OpenAIWhisperEngine:
             params["language"] = options.language
         if options.prompt:
             params["prompt"] = options.prompt
+        if options.temperature:  # 0 and None both mean OpenAI's default (its fallback schedule)
+            params["temperature"] = options.temperature
         verbose = self.detects_language(model)
         if verbose:
             params["response_format"] = "verbose_json"

@@ -17,6 +17,7 @@ import pytest
 
 from services.model_gate import gate_for
 from services.transcription import audio
+from services.transcription.types import TranscriptionOptions
 
 from .conftest import leftover_files, read_pcm, word_error_rate, write_wav
 
@@ -225,11 +226,24 @@ def test_busy_model_is_503_with_retry_after(client, settings, tiny, librispeech)
 
 
 def test_openai_models_go_through_the_openai_engine(client, fake_openai, librispeech) -> None:
-    result = _transcribe(client, librispeech[2].path, model="gpt-4o-mini-transcribe", prompt="A novel.")
+    result = _transcribe(
+        client, librispeech[2].path, model="gpt-4o-mini-transcribe", prompt="A novel.", temperature=0.3
+    )
     assert result.text == "hello from the fake whisper server"
     sent = fake_openai.requests[-1]
-    assert (sent["model"], sent["prompt"], sent["authorization"]) == (
+    assert (sent["model"], sent["prompt"], sent["temperature"], sent["authorization"]) == (
         "gpt-4o-mini-transcribe",
         "A novel.",
+        "0.3",
         "Bearer sk-test-transcription",
     )
+
+
+def test_temperature_starts_whisper_fallback_schedule(client, tiny, librispeech) -> None:
+    assert TranscriptionOptions().temperatures == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # OpenAI's 0: the default
+    assert TranscriptionOptions(temperature=0.5).temperatures == (0.5, 0.7, 0.9)
+    assert TranscriptionOptions(temperature=1).temperatures == (1.0,)
+    utterance = librispeech[2]
+    result = _transcribe(client, utterance.path, temperature=0.2, response_format="verbose_json")
+    assert word_error_rate(utterance.text, result.text) == 0, result.text
+    assert {segment.temperature for segment in result.segments} == {0.2}
