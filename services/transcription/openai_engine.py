@@ -135,7 +135,9 @@ def _transcript(response: Any, model: str, options: TranscriptionOptions, durati
     if not verbose:
         segments = [Segment(0.0, duration, text.strip())] if text.strip() else []
         return Transcript(text.strip(), options.language, duration, model, segments, language_detected=False)
-    words = [Word(float(w.start), float(w.end), w.word.strip()) for w in (getattr(response, "words", None) or [])]
+    # Translations have no word timings (the SDK leaves a compatible server's extra "words" as raw dicts).
+    raw_words = (getattr(response, "words", None) or []) if options.task != "translate" else []
+    words = [Word(float(w.start), float(w.end), w.word.strip()) for w in raw_words]
     segments = [_segment(raw, words) for raw in (getattr(response, "segments", None) or [])]
     detected = language_code(getattr(response, "language", None))
     return Transcript(

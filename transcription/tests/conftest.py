@@ -172,10 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path != "/v1/audio/transcriptions":
+        if self.path not in ("/v1/audio/transcriptions", "/v1/audio/translations"):
             return self._send(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
         fields = _parse_multipart(self.headers["Content-Type"], body)
         fields["authorization"] = self.headers.get("Authorization")
+        fields["path"] = self.path
         self.fake.requests.append(fields)
         if self.fake.mode != "ok":
             status = int(self.fake.mode)
@@ -189,10 +190,12 @@ class _Handler(BaseHTTPRequestHandler):
             for t in np.arange(0.1, duration - 0.3, 0.5)
         ]
         segment_text = " ".join(w["word"] for w in words) or self.fake.text
+        # "words" stay in a translation's answer too, as some OpenAI-compatible servers send them.
+        translate = self.path.endswith("/translations")
         return self._send(
             200,
             {
-                "task": "transcribe",
+                "task": "translate" if translate else "transcribe",
                 "language": "english",
                 "duration": duration,
                 "text": segment_text,

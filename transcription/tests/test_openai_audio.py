@@ -247,3 +247,13 @@ def test_temperature_starts_whisper_fallback_schedule(client, tiny, librispeech)
     result = _transcribe(client, utterance.path, temperature=0.2, response_format="verbose_json")
     assert word_error_rate(utterance.text, result.text) == 0, result.text
     assert {segment.temperature for segment in result.segments} == {0.2}
+
+
+def test_translations_with_a_key_go_to_openai_translations(client, fake_openai, tiny, librispeech) -> None:
+    with librispeech[2].path.open("rb") as handle:
+        result = client.audio.translations.create(file=handle, model="whisper-1", response_format="srt")
+    sent = fake_openai.requests[-1]
+    assert sent["path"] == "/v1/audio/translations" and sent["model"] == "whisper-1"
+    assert "language" not in sent and "timestamp_granularities" not in sent
+    index, times, text = result.strip().split("\n", 2)
+    assert index == "1" and SRT_TIMING.match(times) and text.strip()
