@@ -23,7 +23,7 @@ import numpy as np
 from django.conf import settings
 
 from mlservice import metrics
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
 from services.model_gate import gate_for
 
 from . import audio, whisper_models

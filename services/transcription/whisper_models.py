@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mlservice.api.exceptions import ServiceUnavailable
+from mlservice.core.errors import ServiceUnavailable
 from services.llm import local_models
 from services.llm.local_models import PackagedModel
 
