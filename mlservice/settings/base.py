@@ -423,8 +423,9 @@ TRANSCRIPTION_BACKEND = env_str("TRANSCRIPTION_BACKEND", "auto").lower()
 TRANSCRIPTION_OPENAI_MODEL = env_str("TRANSCRIPTION_OPENAI_MODEL", "whisper-1")
 # OpenAI's per-file cap; bigger files are sent as FLAC windows (see TRANSCRIPTION_CHUNK_SECONDS).
 TRANSCRIPTION_OPENAI_MAX_FILE_BYTES = env_int("TRANSCRIPTION_OPENAI_MAX_FILE_BYTES", 25 * 1000 * 1000, min_value=1024)
-# Packaged local Whisper (issue 15): base (multilingual: detects the language, translates; default by
-# WER, benchmarks/transcription.py) or tiny.en (English only, ~2x less CPU). services/transcription/whisper_models.py.
+# Packaged local Whisper (issue 15): base (multilingual: detects the language, translates) or tiny.en
+# (English only, ~1/3 of base's CPU). Same WER on the 4 LibriSpeech clips (benchmarks/transcription.py):
+# base is the default for what it can do, not for accuracy. services/transcription/whisper_models.py.
 TRANSCRIPTION_LOCAL_MODEL = env_str("TRANSCRIPTION_LOCAL_MODEL", "base").lower()
 if TRANSCRIPTION_LOCAL_MODEL not in ("base", "tiny.en"):
     from django.core.exceptions import ImproperlyConfigured
