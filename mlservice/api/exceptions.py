@@ -24,22 +24,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from mlservice.core.errors import (  # noqa: F401 - BadRequest...: transitional re-export, see below
-    ERROR_CODE_HEADER,
-    BadRequest,
-    NotConfigured,
-    NotFoundError,
-    PayloadTooLarge,
-    ServiceError,
-    ServiceUnavailable,
-    UnsupportedMedia,
-    UpstreamError,
-    retry_after_header,
-)
-
-# The error classes live in mlservice.core.errors (services raise them; they must not import this
-# HTTP-layer module). Import them from there; the names above are re-exported only while other
-# branches of work still import them from here.
+# The error classes live in mlservice.core.errors: services raise them and must not import this module.
+from mlservice.core.errors import ERROR_CODE_HEADER, ServiceError, retry_after_header
 
 logger = logging.getLogger("mlservice.errors")
 
