@@ -6,28 +6,43 @@ from mlservice.api.fields import (
     NonBlankCharField,
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictNumberField,
     StringListField,
 )
 from mlservice.api.serializers import ContractSerializer
+from services.analysis_service import METHODS
+
+
+def _method_field() -> StrictChoiceField:
+    """An extra optional field (not in the contract): which method answers this request."""
+    return StrictChoiceField(
+        METHODS,
+        required=False,
+        help_text='"fast" (local methods, milliseconds), "llm" (any LLM, the local one included) or "auto" '
+        "(a cloud/compatible LLM when configured, else fast). Default: ANALYSIS_BACKEND",
+    )
 
 
 class AnalysisSummarizeRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     max_length = StrictNumberField(required=False, min_value=10, max_value=1000)
     model = StrictCharField(required=False)
+    method = _method_field()
 
 
 class AnalysisSentimentRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     include_aspects = StrictBooleanField(required=False, default=False)
     model = StrictCharField(required=False)
+    method = _method_field()
 
 
 class AnalysisKeywordsRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     max_keywords = StrictNumberField(required=False, default=10, min_value=1, max_value=50)
     model = StrictCharField(required=False)
+    method = _method_field()
 
 
 class AnalysisGenerateRequestSerializer(ContractSerializer):
@@ -45,12 +60,14 @@ class AnalysisClassifyRequestSerializer(ContractSerializer):
     categories = StringListField(allow_empty=False, max_length=100)
     multi_label = StrictBooleanField(required=False, default=False)
     model = StrictCharField(required=False)
+    method = _method_field()
 
 
 class AnalysisTextRequestSerializer(ContractSerializer):
     text = NonBlankCharField()
     analyses = StringListField(required=False, max_length=10)
     model = StrictCharField(required=False)
+    method = _method_field()
 
 
 # --- responses (documentation only) ------------------------------------------------------------

@@ -35,7 +35,7 @@ class SummarizeView(ContractView):
         data = self.validated(request)
         max_length = data.get("max_length")
         body = analysis_service.get_instance().summarize(
-            data["text"], int(max_length) if max_length is not None else None, data.get("model")
+            data["text"], int(max_length) if max_length is not None else None, data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
 
@@ -48,7 +48,9 @@ class SentimentView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().sentiment(data["text"], data["include_aspects"], data.get("model"))
+        body = analysis_service.get_instance().sentiment(
+            data["text"], data["include_aspects"], data.get("model"), data.get("method")
+        )
         return self.created(_ok(body))
 
 
@@ -60,7 +62,9 @@ class KeywordsView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().keywords(data["text"], int(data["max_keywords"]), data.get("model"))
+        body = analysis_service.get_instance().keywords(
+            data["text"], int(data["max_keywords"]), data.get("model"), data.get("method")
+        )
         return self.created(_ok(body))
 
 
@@ -104,7 +108,7 @@ class ClassifyView(ContractView):
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         body = analysis_service.get_instance().classify(
-            data["text"], data["categories"], data["multi_label"], data.get("model")
+            data["text"], data["categories"], data["multi_label"], data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
 
@@ -119,5 +123,7 @@ class TextView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().analyze(data["text"], data.get("analyses"), data.get("model"))
+        body = analysis_service.get_instance().analyze(
+            data["text"], data.get("analyses"), data.get("model"), data.get("method")
+        )
         return self.created(_ok(body))

@@ -19,6 +19,15 @@ baseline measured in the same run and the published figures of ../shared/eval/RE
 - Summaries, SummEval (100 CNN/DM articles) ROUGE-1/2/Lsum F1 against ``ref_summ`` with
   rouge-score (stemmed). Same-run baseline: Lead-3 with the same sentence splitter. Caveat: the
   summariser's three constants were chosen on these 100 articles.
+- Three-class sentiment (``--three-class N``): ../shared/eval holds no three-class set, so this is a
+  labelled proxy: N positive and N negative SST-2 sentences plus N AG News descriptions (seed 0) as
+  "neutral" (wire news is mostly reported in a neutral register, though some of it is bad news, so
+  neutral recall is a lower bound). Accuracy, neutral recall, the share called negative against the
+  true share, "mixed" counted as wrong, p50 latency per text; fast method vs the local LLM
+  (``method: "llm"``, JSON grammar, at most 60 tokens), same texts, same run.
+- Local LLM summaries (``--llm-summaries N``): the first N SummEval articles through
+  ``method: "llm"`` (the local GGUF model, bounded input and answer), with Lead-3 and the fast
+  method on the same N articles. The fast summary's agreement with Lead-3 is counted on all 100.
 - HTTP: p50 latency of each endpoint on a production server (granian, 2 workers) over
   ``--latency-runs`` calls, next to the direct in-process call (the ratio is the HTTP overhead).
   Chat and generation are measured against a fake OpenAI server on 127.0.0.1, so they show our
@@ -216,7 +225,73 @@ def bench_summary() -> dict[str, float]:
         f"ratio ours/Lead-3 (R-1)     {ours[0] / lead3[0]:.3f}x; goal >= Lead-3: {'met' if (ours >= lead3).all() else 'NOT met'}"
     )
     print(f"published: {PUBLISHED['summeval']}")
-    return {"rouge1": ours[0], "rouge2": ours[1], "rougeL": ours[2]}
+    same = sum(
+        summary.summarise(item["src"]).summary.split() == " ".join(split_sentences(item["src"])[:3]).split()
+        for item in data.values()
+    )
+    print(f"fast summary identical to Lead-3 on {same} of {len(data)} articles")
+    return {"rouge1": ours[0], "rouge2": ours[1], "rougeL": ours[2], "lead3_identical": same}
+
+
+def bench_llm_summaries(count: int) -> None:
+    """Abstractive summaries from the local LLM on the first ``count`` SummEval articles."""
+    from rouge_score import rouge_scorer
+
+    from services import analysis_service
+
+    service = analysis_service.get_instance()
+    items = list(json.loads((EVAL / "summeval" / "SummEval.json").read_text(encoding="utf-8")).values())[:count]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"], use_stemmer=True)
+    makers: dict[str, Callable[[str], str]] = {
+        "Lead-3, same articles": lambda text: "\n".join(split_sentences(text)[:3]),
+        "fast (local:lead-textrank)": lambda text: "\n".join(split_sentences(summary.summarise(text).summary)),
+        "llm (local GGUF)": lambda text: "\n".join(split_sentences(service.summarize(text, method="llm")["summary"])),
+    }
+    banner(f"Summaries with the local LLM: ROUGE-1/2/Lsum on the first {len(items)} SummEval articles")
+    for name, make in makers.items():
+        totals, times = np.zeros(3), []
+        for item in items:
+            reference = "\n".join(split_sentences(item["ref_summ"]))
+            candidate, seconds = timed(lambda item=item, make=make: make(item["src"]))
+            times.append(seconds)
+            scores = scorer.score(reference, str(candidate))
+            totals += [scores[m].fmeasure for m in ("rouge1", "rouge2", "rougeLsum")]
+        r = 100 * totals / len(items)
+        print(f"{name:28} {r[0]:.2f} / {r[1]:.2f} / {r[2]:.2f}   p50 {1000 * statistics.median(times):.0f} ms/article")
+
+
+def bench_sentiment3(per_class: int) -> None:
+    """Three classes on a labelled proxy (see the module docstring): fast method vs the local LLM."""
+    import random
+
+    from services import analysis_service
+
+    lines = (EVAL / "sst2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    rows = [line.rsplit("\t", 1) for line in lines if line.strip()]
+    rng = random.Random(0)
+    positive = rng.sample([t.strip() for t, label in rows if label.strip() == "1"], per_class)
+    negative = rng.sample([t.strip() for t, label in rows if label.strip() == "0"], per_class)
+    with (EVAL / "ag_news" / "test.csv").open(encoding="utf-8", newline="") as handle:
+        news = [re.sub(r"\s+", " ", row[2].replace("\\", " ")).strip() for row in csv.reader(handle)]
+    neutral = rng.sample(news, per_class)
+    texts = positive + negative + neutral
+    truth = ["positive"] * per_class + ["negative"] * per_class + ["neutral"] * per_class
+    service = analysis_service.get_instance()
+    banner(f"Sentiment, three classes: SST-2 pos/neg + AG News as neutral ({len(texts)} texts, proxy)")
+    print(f"{'method':26} {'accuracy':>8} {'neutral R':>9} {'neg share':>9} {'true neg':>8} {'mixed':>6} {'p50 ms':>7}")
+    for method in ("fast", "llm"):
+        predicted, times = [], []
+        for text in texts:
+            answer, seconds = timed(lambda text=text, method=method: service.sentiment(text, method=method))
+            predicted.append(answer["sentiment"])  # type: ignore[index]
+            times.append(seconds)
+        pred, true = np.array(predicted), np.array(truth)
+        accuracy = float((pred == true).mean())
+        neutral_recall = float((pred[true == "neutral"] == "neutral").mean())
+        print(
+            f"{method:26} {accuracy:>8.3f} {neutral_recall:>9.3f} {(pred == 'negative').mean():>9.3f} "
+            f"{(true == 'negative').mean():>8.3f} {(pred == 'mixed').mean():>6.3f} {1000 * statistics.median(times):>7.0f}"
+        )
 
 
 # --- HTTP latency -----------------------------------------------------------------------------
@@ -312,7 +387,17 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--ag-per-class", type=int, default=250)
     parser.add_argument("--latency-runs", type=int, default=20)
+    parser.add_argument("--three-class", type=int, default=0, help="texts per class for the 3-class proxy (0: skip)")
+    parser.add_argument("--llm-summaries", type=int, default=0, help="SummEval articles for the local LLM (0: skip)")
+    parser.add_argument("--only", choices=["sentiment3", "summaries"], help="run only this part")
     args = parser.parse_args()
+    if args.only == "sentiment3":
+        bench_sentiment3(args.three_class or 50)
+        return
+    if args.only == "summaries":
+        bench_summary()
+        bench_llm_summaries(args.llm_summaries or 10)
+        return
     from services import embedding_service
 
     print(
@@ -321,7 +406,11 @@ def main() -> None:
     bench_sentiment()
     bench_keywords()
     bench_classify(args.ag_per_class)
+    if args.three_class:
+        bench_sentiment3(args.three_class)
     bench_summary()
+    if args.llm_summaries:
+        bench_llm_summaries(args.llm_summaries)
     if not args.skip_http:
         bench_http(args.latency_runs)
 

@@ -1,10 +1,12 @@
 """Text analysis (contract 4.4): with a language model when one is configured, local methods otherwise.
 
-``ANALYSIS_BACKEND``: ``auto`` (the LLM when ``llm_service`` has one, else local), ``local`` or
-``llm`` (503 without one). Results are plain dicts with the contract's keys plus ``method``
-(``"llm:<model that answered>"`` or ``"local:<method>"``). Local methods (``services/analysis``):
-embedding-axis sentiment, position-biased SingleRank keyphrases, lead-biased TextRank summary,
-embedding zero-shot classification. Free-form generation needs an LLM: there is no local one.
+The method is chosen per request (``method``) or by ``ANALYSIS_BACKEND``: ``auto`` (a cloud or
+OpenAI-compatible LLM when one is configured, else the fast local methods), ``fast`` (``local``),
+or ``llm`` (any LLM, the local GGUF one included; 503 without one). Results are plain dicts with
+the contract's keys plus ``method`` (``"llm:<model that answered>"`` or ``"local:<method>"``).
+Fast methods (``services/analysis``): embedding-axis sentiment, position-biased SingleRank
+keyphrases, lead-biased TextRank summary, embedding zero-shot classification. The local LLM reads
+a bounded prefix of the text (its context window is small) and writes a bounded answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mlservice.core.errors import PayloadTooLarge
+from mlservice.core.errors import PayloadTooLarge, ServiceError
 from services import llm_service
 from services.llm.base import ChatDelta
 
@@ -41,18 +43,43 @@ LOCAL_MODEL = "local"
 SENTIMENTS = ("positive", "negative", "neutral", "mixed")
 DEFAULT_ANALYSES = ("sentiment", "summary", "keywords")
 GENERATE_SYSTEM_PROMPT = "You are a helpful assistant that writes clear, accurate content."
+METHODS = ("auto", "fast", "llm")  # the request's `method`; ANALYSIS_BACKEND also takes "local" for "fast"
+# The local LLM's window (LOCAL_LLM_CONTEXT_TOKENS) holds prompt and answer: keep this many tokens
+# for the instructions and the answer, and read at most the rest of the text (about 3 characters a
+# token for English in Qwen's tokenizer, rounded down so the cut is on the safe side).
+LOCAL_LLM_RESERVED_TOKENS = 700
+CHARS_PER_TOKEN = 3
+SENTIMENT_MAX_TOKENS = 60  # {"sentiment": ..., "score": ..., "confidence": ...} is about 25 tokens
+SUMMARY_MAX_TOKENS = 400
 
 
 class AnalysisService:
     # --- backend choice ---------------------------------------------------------------------
-    def uses_llm(self) -> bool:
-        backend = settings.ANALYSIS_BACKEND
-        if backend == "local":
+    def uses_llm(self, method: str | None = None) -> bool:
+        """``method`` from the request wins over ANALYSIS_BACKEND (validated at start-up)."""
+        choice = method or settings.ANALYSIS_BACKEND
+        if choice in ("fast", "local"):
             return False
-        if backend == "llm":
-            return True
-        # The local LLM (issue 15) serves generate; the other analyses keep their fast local methods.
+        if choice == "llm":
+            return True  # any LLM, the local one included; llm_service answers 503 when there is none
+        # auto: a remote LLM is better and fast; the local one is slower than the fast methods on a CPU,
+        # so it serves an analysis only when asked for (method "llm").
         return llm_service.get_instance().remote_available()
+
+    @staticmethod
+    def _bounded_for_llm(text: str, model: str | None) -> str:
+        """The text cut to what the local LLM's window holds; remote models get it whole."""
+        try:
+            if llm_service.get_instance().resolve(model).kind != "local":
+                return text
+        except ServiceError:
+            return text  # no LLM for this model: the call itself says so
+        limit = max(500, (settings.LOCAL_LLM_CONTEXT_TOKENS - LOCAL_LLM_RESERVED_TOKENS) * CHARS_PER_TOKEN)
+        if len(text) <= limit:
+            return text
+        cut = text[:limit]
+        sentence_end = max(cut.rfind(". "), cut.rfind("\n"))
+        return cut[: sentence_end + 1] if sentence_end > limit // 2 else cut
 
     def methods(self) -> dict[str, str]:
         """What answers each analysis right now (for /health and the docs)."""
@@ -86,9 +113,11 @@ class AnalysisService:
         return model or llm_service.get_instance().default_model() or LOCAL_MODEL
 
     # --- summarize --------------------------------------------------------------------------
-    def summarize(self, text: str, max_length: int | None = None, model: str | None = None) -> dict[str, Any]:
+    def summarize(
+        self, text: str, max_length: int | None = None, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
         self._check_size(text)
-        if not self.uses_llm():
+        if not self.uses_llm(method):
             result = local_summary.summarise(text, max_length)
             return {
                 "summary": result.summary,
@@ -106,7 +135,15 @@ class AnalysisService:
         def validate(data: dict[str, Any]) -> dict[str, Any]:
             return {"summary": require_string(data, "summary"), "keyPoints": require_string_list(data, "keyPoints")}
 
-        answer = ask_json("summarize", system, text, validate, model, temperature=0.3)
+        answer = ask_json(
+            "summarize",
+            system,
+            self._bounded_for_llm(text, model),
+            validate,
+            model,
+            temperature=0.3,
+            max_tokens=SUMMARY_MAX_TOKENS,
+        )
         return {
             **answer.data,
             "model": self._model_name(model),
@@ -115,9 +152,11 @@ class AnalysisService:
         }
 
     # --- sentiment --------------------------------------------------------------------------
-    def sentiment(self, text: str, include_aspects: bool = False, model: str | None = None) -> dict[str, Any]:
+    def sentiment(
+        self, text: str, include_aspects: bool = False, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
         self._check_size(text)
-        if not self.uses_llm():
+        if not self.uses_llm(method):
             result = local_sentiment.analyse_sentiment(text, include_aspects)
             body: dict[str, Any] = {
                 "sentiment": result.sentiment,
@@ -152,13 +191,23 @@ class AnalysisService:
                 cleaned["aspects"] = [_aspect(item) for item in require_object_list(data, "aspects")]
             return cleaned
 
-        answer = ask_json("sentiment", system, text, validate, model, temperature=0.1)
+        answer = ask_json(
+            "sentiment",
+            system,
+            self._bounded_for_llm(text, model),
+            validate,
+            model,
+            temperature=0.1,
+            max_tokens=1000 if include_aspects else SENTIMENT_MAX_TOKENS,
+        )
         return {**answer.data, "model": self._model_name(model), "method": f"llm:{answer.model}"}
 
     # --- keywords ---------------------------------------------------------------------------
-    def keywords(self, text: str, max_keywords: int = 10, model: str | None = None) -> dict[str, Any]:
+    def keywords(
+        self, text: str, max_keywords: int = 10, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
         self._check_size(text)
-        if not self.uses_llm():
+        if not self.uses_llm(method):
             return {
                 "keywords": local_keywords.extract_keywords(text, max_keywords),
                 "model": LOCAL_MODEL,
@@ -173,16 +222,21 @@ class AnalysisService:
             found = list(dict.fromkeys(require_string_list(data, "keywords")))
             return {"keywords": found[:max_keywords]}
 
-        answer = ask_json("keywords", system, text, validate, model, temperature=0.1)
+        answer = ask_json("keywords", system, self._bounded_for_llm(text, model), validate, model, temperature=0.1)
         return {**answer.data, "model": self._model_name(model), "method": f"llm:{answer.model}"}
 
     # --- classify ---------------------------------------------------------------------------
     def classify(
-        self, text: str, categories: list[str], multi_label: bool = False, model: str | None = None
+        self,
+        text: str,
+        categories: list[str],
+        multi_label: bool = False,
+        model: str | None = None,
+        method: str | None = None,
     ) -> dict[str, Any]:
         self._check_size(text)
         preview = text if len(text) <= 100 else text[:100] + "..."
-        if not self.uses_llm():
+        if not self.uses_llm(method):
             found = local_classify.classify(text, categories, multi_label)
             return {
                 "classifications": [{"category": c.category, "confidence": c.confidence} for c in found],
@@ -209,7 +263,7 @@ class AnalysisService:
                 raise InvalidAnswer('"classifications" is empty')
             return {"classifications": cleaned if multi_label else cleaned[:1]}
 
-        answer = ask_json("classify", system, text, validate, model, temperature=0.1)
+        answer = ask_json("classify", system, self._bounded_for_llm(text, model), validate, model, temperature=0.1)
         return {
             **answer.data,
             "model": self._model_name(model),
@@ -256,21 +310,24 @@ class AnalysisService:
         )
 
     # --- analyze (several at once) ----------------------------------------------------------
-    def analyze(self, text: str, analyses: list[str] | None = None, model: str | None = None) -> dict[str, Any]:
+    def analyze(
+        self, text: str, analyses: list[str] | None = None, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
         self._check_size(text)
         wanted = [name for name in (analyses if analyses is not None else DEFAULT_ANALYSES) if name in DEFAULT_ANALYSES]
         jobs = {
-            "sentiment": lambda: _without_success(self.sentiment(text, False, model)),
-            "summary": lambda: _without_success(self.summarize(text, None, model)),
-            "keywords": lambda: _without_success(self.keywords(text, 10, model)),
+            "sentiment": lambda: _without_success(self.sentiment(text, False, model, method)),
+            "summary": lambda: _without_success(self.summarize(text, None, model, method)),
+            "keywords": lambda: _without_success(self.keywords(text, 10, model, method)),
         }
         body: dict[str, Any] = {
             "wordCount": len(re.split(r"\s+", text)),
             "charCount": len(text.encode("utf-16-le")) // 2,
-            "model": self._model_name(model) if self.uses_llm() else LOCAL_MODEL,
+            "model": self._model_name(model) if self.uses_llm(method) else LOCAL_MODEL,
         }
         names = list(dict.fromkeys(wanted))
-        if self.uses_llm() and len(names) > 1:
+        remote = self.uses_llm(method) and llm_service.get_instance().remote_available()
+        if remote and len(names) > 1:
             # Remote calls wait on the network: run them side by side, as the TS service does.
             with ThreadPoolExecutor(max_workers=len(names)) as pool:
                 futures = {name: pool.submit(jobs[name]) for name in names}

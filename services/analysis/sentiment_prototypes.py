@@ -110,3 +110,32 @@ NEGATIVE = (
     "it will make you want to leave the theater",
     "it has no heart and no brain",
 )
+
+# Statements with no evaluative content (written for this project, varied topics and registers):
+# their centroid is where a text that expresses no opinion lands, the zero of the polarity scale.
+NEUTRAL = (
+    "the meeting is scheduled for tuesday at ten in room four",
+    "the report was published on monday by the statistics office",
+    "the film runs for one hundred and twelve minutes",
+    "the train leaves from platform two every hour",
+    "the company announced its quarterly results on thursday",
+    "the package contains a charger, a cable and a manual",
+    "the museum is open from nine to five except on mondays",
+    "the committee will review the proposal next month",
+    "water boils at one hundred degrees celsius at sea level",
+    "the novel is set in a small town in the nineteenth century",
+    "the minister met the delegation in the capital on friday",
+    "the device weighs three hundred grams and has a six inch screen",
+    "the study followed two thousand patients for five years",
+    "the store moved to a new address on main street",
+    "the parliament votes on the budget in december",
+    "the software update is available for download from today",
+    "the team plays its next match on saturday afternoon",
+    "the recipe uses flour, eggs, milk and a pinch of salt",
+    "the conference takes place in berlin in the spring",
+    "the bridge is two kilometres long and carries four lanes",
+    "the central bank kept interest rates unchanged",
+    "the director's previous film was released in two thousand nine",
+    "the form must be returned by the end of the month",
+    "the river flows north through three countries",
+)
