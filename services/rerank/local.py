@@ -1,19 +1,21 @@
 """The local reranker: no cross-encoder ships in a pip package (shared/spec/local-models.md), so the
-documents are scored with the local MiniLM embeddings and BM25 over the documents themselves.
+documents are scored with the local MiniLM embeddings and BM25 over the documents themselves, fused
+as the RAG hybrid fuses (``services.rag_service.zscore_fusion``: standardised scores, equal weights):
 
-    score = (cosine(query, document) + max over sentences cosine(query, sentence) + bm25 / max bm25) / 3
+    fused = z(cosine(query, document)) + z(max over sentences cosine(query, sentence)) + z(bm25)
+    score = 1 / (1 + exp(-fused / 3))
 
 - ``cosine(query, document)``: the bi-encoder's view of the whole text (MiniLM reads its first 256
   tokens, so the end of a long document is invisible to it);
 - the best sentence's cosine: a claim is usually answered by one sentence, which a whole-document
   vector dilutes, and sentences past the 256th token get a vote;
-- BM25 over the request's documents (IDF from them, Snowball stems, the store's stop words),
-  divided by the best document's BM25 so it is 0..1 as well.
+- BM25 over the request's documents (IDF from them; Snowball stems and stop words as the stores).
 
-Every term is in 0..1 (negative cosines count as 0), so the score is too, and it keeps the cosine's
-meaning "how similar" rather than a rank. The equal weights are not tuned. Chosen by nDCG@10 on
-SciFact against the other local candidates (README "Reranking"): the whole-document cosine alone, BM25
-and dense fusion, and the local LLM, which was far too slow to score dozens of documents.
+Standardising puts the three on one scale per request; the logistic maps the fused value to 0..1
+(0.5 = the request's average document), so scores are relative to the documents sent, and one
+document alone scores 0.5. The weights are equal, not tuned. Chosen by nDCG@10 on SciFact against
+the other local candidates (README "Reranking"): each term alone, their plain mean, reciprocal-rank
+fusion, and the local LLM, which was far too slow to judge dozens of documents.
 """
 
 from __future__ import annotations
@@ -47,10 +49,18 @@ class LocalReranker:
         kept = [index for index, document in enumerate(documents) if document.strip()]
         if kept:  # blank documents score 0 (nothing to embed)
             texts = [documents[index] for index in kept]
-            scores[kept] = (
-                _document_cosines(query, texts) + _best_sentence_cosines(query, texts) + _bm25_share(query, texts)
-            ) / 3
+            fused = (
+                _standardise(_document_cosines(query, texts))
+                + _standardise(_best_sentence_cosines(query, texts))
+                + _standardise(_bm25(query, texts))
+            )
+            scores[kept] = 1.0 / (1.0 + np.exp(-fused / 3))
         return RerankScores(scores=[float(score) for score in scores], model=MODEL_NAME, tokens=None)
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -59,7 +69,7 @@ def _embed(texts: list[str]) -> np.ndarray:
 
 def _document_cosines(query: str, documents: list[str]) -> np.ndarray:
     vectors = _embed([query, *documents])
-    return np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+    return vectors[1:] @ vectors[0]
 
 
 def sentences(document: str) -> list[str]:
@@ -77,10 +87,10 @@ def _best_sentence_cosines(query: str, documents: list[str]) -> np.ndarray:
     for index, pieces in enumerate(split):
         best[index] = cosines[start : start + len(pieces)].max()
         start += len(pieces)
-    return np.clip(best, 0.0, 1.0)
+    return best
 
 
-def _bm25_share(query: str, documents: list[str]) -> np.ndarray:
+def _bm25(query: str, documents: list[str]) -> np.ndarray:
     # The store's tokenisation (Snowball stems, stop words), imported lazily: qdrant.py loads no
     # Qdrant client at import, only PyStemmer when first used.
     from services.vectorstores.qdrant import term_counts
@@ -99,5 +109,4 @@ def _bm25_share(query: str, documents: list[str]) -> np.ndarray:
             if tf:
                 idf = math.log(1 + (total - frequency[term] + 0.5) / (frequency[term] + 0.5))
                 bm25[index] += idf * tf * (BM25_K1 + 1) / (tf + norm)
-    best = float(bm25.max())
-    return bm25 / best if best > 0 else bm25
+    return bm25
