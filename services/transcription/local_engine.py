@@ -68,6 +68,12 @@ class LocalWhisperEngine:
             return (Path(self._configured_path) / "model.bin").is_file()
         return self.package is not None and self.package.is_installed()
 
+    def install_hint(self) -> str:
+        """What makes this model available, for error messages (it names the selecting setting)."""
+        if self.package is None:
+            return f"a CTranslate2 Whisper model in TRANSCRIPTION_LOCAL_MODEL_PATH={self._configured_path}"
+        return f"{self.package.install} for TRANSCRIPTION_LOCAL_MODEL={self.package.name}"
+
     def _key(self) -> tuple[str, str, int]:
         # Cheap (no join): the package's name and the folder it is joined into stand for its files.
         where = self._configured_path or (
@@ -168,9 +174,8 @@ class LocalWhisperEngine:
 
     def _load(self) -> Any:
         if not self.is_available():
-            install = self.package.install if self.package else f"a CTranslate2 model in {self._configured_path}"
             raise LocalModelUnavailable(
-                f"Local transcription model {self.model_name} is not installed (faster-whisper and {install})"
+                f"Local transcription model {self.model_name} is not installed (faster-whisper and {self.install_hint()})"
             )
         try:
             path = self.model_path()
