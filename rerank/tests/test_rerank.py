@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from services import rerank_service
@@ -218,3 +219,22 @@ def test_auto_picks_the_configured_provider(settings):
     assert rerank_service.configured_provider() == "voyage"
     settings.COHERE_API_KEY = "c"
     assert rerank_service.configured_provider() == "cohere"
+
+
+# --- a plain HTTP client against a real server -----------------------------------------------
+def test_plain_http_client_against_a_live_server(live_server, settings):
+    settings.RERANK_PROVIDER = "local"
+    with httpx.Client(base_url=live_server.url, timeout=60, trust_env=False) as client:
+        cohere = client.post("/v1/rerank", json={"model": "rerank-v3.5", "query": QUERY, "documents": DOCUMENTS,
+                                                 "top_n": 1, "return_documents": True})  # fmt: skip
+        assert cohere.status_code == 200, cohere.text
+        assert cohere.headers["content-type"].startswith("application/json")
+        assert cohere.json()["results"] == [
+            {"index": 1, "relevance_score": cohere.json()["results"][0]["relevance_score"],
+             "document": {"text": DOCUMENTS[1]}}
+        ]  # fmt: skip
+        tei = client.post("/rerank", json={"query": QUERY, "texts": DOCUMENTS})
+        assert tei.status_code == 200 and tei.json()[0]["index"] == 1
+        error = client.post("/v1/rerank", json={"query": QUERY, "documents": []})
+        assert error.status_code == 400
+        assert error.json()["error"]["message"] == "documents should not be empty"
