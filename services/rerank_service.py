@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mlservice.core.errors import BadRequest, NotConfigured, PayloadTooLarge
+from mlservice.core.errors import BadRequest, NotConfigured, PayloadTooLarge, UpstreamError
 from services.rerank.base import Reranker
 
 logger = logging.getLogger("mlservice.rerank")
@@ -70,8 +70,8 @@ class RerankService:
         started = time.perf_counter()
         scored = self.provider.rerank(query, documents, model or None)
         if len(scored.scores) != len(documents):
-            raise RuntimeError(
-                f"{self.provider.name} reranker returned {len(scored.scores)} scores for {len(documents)}"
+            raise UpstreamError(
+                f"{self.provider.name} reranker returned {len(scored.scores)} scores for {len(documents)} documents"
             )
         # Best first; equal scores keep the documents' order (a stable sort).
         order = sorted(range(len(documents)), key=lambda i: -scored.scores[i])
