@@ -56,7 +56,7 @@ def test_simple_request_from_an_allowed_origin_exposes_the_request_id(cors_clien
     response = cors_client.get("/health", HTTP_ORIGIN=APP)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == APP
-    assert response["Access-Control-Expose-Headers"] == "X-Request-ID, Retry-After"
+    assert response["Access-Control-Expose-Headers"] == "X-Request-ID, Retry-After, X-Error-Code"
     assert response.json()["version"] == "0.1.0"
 
 
