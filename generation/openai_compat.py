@@ -18,7 +18,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from mlservice.api.exceptions import openai_error_body
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
 from mlservice.core.errors import BadRequest, ServiceError
@@ -26,6 +25,7 @@ from services import llm_service
 from services.llm.base import ChatDelta
 
 from . import openai_rag
+from .openai_chunks import chat_chunk, openai_error_event, usage_chunk
 from .serializers import OpenAIChatCompletionSerializer
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -157,9 +157,7 @@ class OpenAIChatCompletionsView(APIView):
         if params["stream"]:
             deltas = prefetch(llm.stream_chat(params["messages"], **call))
             # A deadline or unexpected failure mid-stream is written in OpenAI's in-band error shape too.
-            return sse_response(
-                _chunks(deltas, completion_id, created, params), error_event=openai_rag.openai_error_event
-            )
+            return sse_response(_chunks(deltas, completion_id, created, params), error_event=openai_error_event)
         result = llm.chat(params["messages"], **call)
         body = {
             "id": completion_id,
@@ -183,17 +181,8 @@ class OpenAIChatCompletionsView(APIView):
 def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, params: dict[str, Any]) -> Iterator[bytes]:
     model = params["model"] or llm_service.get_instance().resolve(None).model
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        payload = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            **extra,
-        }
-        return b"data: " + dumps(payload) + b"\n\n"
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return chat_chunk(completion_id, created, model, delta, finish)
 
     yield chunk({"role": "assistant", "content": ""})
     last = ChatDelta(done=True)
@@ -206,18 +195,9 @@ def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, param
                 yield chunk({"content": delta.content})
     except ServiceError as exc:
         # Headers are sent: report the failure in-band, the way OpenAI does.
-        yield b"data: " + dumps(openai_error_body(exc.status, exc.message, exc.param)) + b"\n\n"
+        yield openai_error_event(exc.status, exc.message, exc.param)
         return
     yield chunk({}, last.finish_reason or "stop")
     if params["include_usage"]:
-        usage_chunk = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": last.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        }
-        yield b"data: " + dumps(usage_chunk) + b"\n\n"
+        yield usage_chunk(completion_id, created, model, last.usage)
     yield DONE

@@ -26,6 +26,8 @@ from mlservice.core.errors import ServiceError
 from services import rag_service
 from services.rag_service import DEFAULT_SYSTEM_PROMPT, MODES
 
+from .openai_chunks import chat_chunk, openai_error_event, usage_chunk
+
 SCHEMA_DESCRIPTION = """OpenAI's chat completions. Extra (RAG): `collection` (a RAG collection) and optional
 `rag` (`contextLimit` 1-20, `minScore` 0-1, `mode`): the last user message is searched in the
 collection and answered from the retrieved chunks with [n] citations; the answer adds `sources`
@@ -120,28 +122,13 @@ def stream(
     return sse_response(_chunks(events, completion_id, created, include_usage), error_event=openai_error_event)
 
 
-def openai_error_event(status: int, message: str) -> bytes:
-    """A failure after the 200, the way OpenAI sends one (its SDKs raise it as an APIError)."""
-    kind = "timeout" if status == 504 else "api_error"
-    return b"data: " + dumps({"error": {"message": message, "type": kind, "param": None, "code": status}}) + b"\n\n"
-
-
 def _chunks(
     events: Iterator[tuple[str, dict[str, Any]]], completion_id: str, created: int, include_usage: bool
 ) -> Iterator[bytes]:
     model = ""
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        payload = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            **extra,
-        }
-        return b"data: " + dumps(payload) + b"\n\n"
+        return chat_chunk(completion_id, created, model, delta, finish, **extra)
 
     done: dict[str, Any] = {}
     try:
@@ -163,15 +150,5 @@ def _chunks(
     model = done["model"]
     yield chunk({}, "stop", citations=done["citations"])
     if include_usage:
-        usage = {**dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0), **done["usage"]}
-        payload = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": usage,
-        }
-        yield b"data: " + dumps(payload) + b"\n\n"
+        yield usage_chunk(completion_id, created, model, done["usage"])
     yield DONE
