@@ -357,7 +357,7 @@ def bench_http(runs: int) -> None:
     import httpx
 
     from benchmarks._harness import django_server
-    from generation.tests.fake_providers import OpenAIHandler, serve
+    from tests.test_generation.fake_providers import OpenAIHandler, serve
 
     banner(f"HTTP p50 latency, granian 2 workers, {runs} calls each (after 2 warm-up calls)")
     with (

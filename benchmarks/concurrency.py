@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import django_server, server_rss_mb
-from generation.tests.fake_providers import OpenAIHandler, serve
+from tests.test_generation.fake_providers import OpenAIHandler, serve
 
 UPSTREAM_DELAY = 2.0
 WORDS = (

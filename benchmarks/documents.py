@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/documents.py [--documents 200] [--files-per-request 10]
 
 Makes N mixed documents in memory (PDF, HTML, Markdown and DOCX in turn, 3-5 KB of text each,
-as in rag/tests/document_files.py), starts our server (granian, 1 worker, embedded store in a temp
+as in tests/test_rag/document_files.py), starts our server (granian, 1 worker, embedded store in a temp
 folder, embedding cache off so neither route is served from the other's vectors), then:
 
 1. uploads them, ``--files-per-request`` files per multipart request, to POST /rag/documents;
@@ -37,9 +37,9 @@ django.setup()
 logging.getLogger("httpx").setLevel(logging.WARNING)  # the test settings log every request
 
 from benchmarks._harness import ROOT, django_server  # noqa: E402
-from rag.tests.document_files import docx_bytes, html_bytes, markdown_bytes, pdf_bytes  # noqa: E402
 from services.chunking import chunk_text  # noqa: E402
 from services.documents import detect_format, extract_text  # noqa: E402
+from tests.test_rag.document_files import docx_bytes, html_bytes, markdown_bytes, pdf_bytes  # noqa: E402
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
 WORDS = (

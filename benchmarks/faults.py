@@ -275,7 +275,7 @@ LYING_FLAC_MAX_RSS = 1024**3
 
 def lying_flac_scenario() -> None:
     print(f"lying-flac: FLACs that claim 10 s, server under prlimit --as={LYING_FLAC_AS_LIMIT}")
-    from transcription.tests.lying_audio import lying_flac
+    from tests.test_transcription.lying_audio import lying_flac
 
     with tempfile.TemporaryDirectory() as folder:
         # Production settings on SQLite, no Redis: jobs run in the server's own processes, so

@@ -18,12 +18,12 @@ import pytest
 from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from embeddings.tests.fake_openai import start_fake_openai
-from generation.tests.provider_fixtures import anthropic_fake, no_llm, openai_fake  # noqa: F401 - fixtures
 from mlservice import metrics
 from mlservice.serving import ServingLimits, ThreadPoolWSGI
 from services.embedding_service import LOCAL_MODEL_NAME
 from services.model_gate import gate_for
+from tests.test_embeddings.fake_openai import start_fake_openai
+from tests.test_generation.provider_fixtures import anthropic_fake, no_llm, openai_fake  # noqa: F401 - fixtures
 from transcription.models import TranscriptionJob
 
 CLIP = Path(django_settings.BASE_DIR).parent / "shared" / "eval" / "librispeech" / "1089-134691-0000.flac"

@@ -14,9 +14,9 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from generation.tests.provider_fixtures import no_llm, openai_fake  # noqa: F401
 from services import rag_service
 from services.rag_service import RagService
+from tests.test_generation.provider_fixtures import no_llm, openai_fake  # noqa: F401
 
 PG_TEST_DATABASE = "mlservice_rag_store_test"
 

@@ -1,1 +1,0 @@
-from generation.tests.provider_fixtures import anthropic_fake, no_llm, openai_fake  # noqa: F401

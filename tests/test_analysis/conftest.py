@@ -1,0 +1,1 @@
+from tests.test_generation.provider_fixtures import anthropic_fake, no_llm, openai_fake  # noqa: F401
