@@ -360,16 +360,7 @@ class RagService:
         mode: str = "hybrid",
         rerank: bool = False,
     ) -> dict[str, Any]:
-        hits = self.search(
-            SearchRequest(
-                query=query,
-                collection=collection,
-                limit=context_limit,
-                min_score=min_score,
-                mode=mode,
-                rerank=rerank,
-            )
-        )
+        hits = self._answer_hits(query, collection, context_limit, min_score, mode, rerank)
         llm = _answer_llm()
         if llm is not None:
             body = self._generative_answer(llm, query, hits, model, system_prompt)
@@ -409,16 +400,7 @@ class RagService:
         still answer with a status; later failures raise from the iterator. Closing the iterator
         closes the provider's stream, which stops the generation (the local LLM at its next token).
         """
-        hits = self.search(
-            SearchRequest(
-                query=query,
-                collection=collection,
-                limit=context_limit,
-                min_score=min_score,
-                mode=mode,
-                rerank=rerank,
-            )
-        )
+        hits = self._answer_hits(query, collection, context_limit, min_score, mode, rerank)
         sources = [retrieved_context(hit) for hit in hits]
         llm = _answer_llm()
         if llm is None:
@@ -439,6 +421,15 @@ class RagService:
             raise
         fallback_model = llm.resolve(model or None).model
         return _generative_events(first, stream, hits, sources, fallback_model)
+
+    def _answer_hits(
+        self, query: str, collection: str, context_limit: int, min_score: float, mode: str, rerank: bool
+    ) -> list[Hit]:
+        """The chunks an answer (plain or streamed) is built from."""
+        request = SearchRequest(
+            query=query, collection=collection, limit=context_limit, min_score=min_score, mode=mode, rerank=rerank
+        )
+        return self.search(request)
 
     def _extractive_events(
         self, query: str, hits: list[Hit], sources: list[dict[str, Any]]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.test_embeddings.fake_openai import Recorded
+
 PATHS = {"tei": "/rerank", "infinity": "/rerank", "cohere": "/v2/rerank", "jina": "/v1/rerank", "voyage": "/v1/rerank"}
 _WORD = re.compile(r"\w+")
 
@@ -25,13 +27,6 @@ def overlap_score(query: str, document: str) -> float:
     wanted = set(_WORD.findall(query.lower()))
     found = set(_WORD.findall(document.lower()))
     return round(len(wanted & found) / max(1, len(wanted)), 6)
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 @dataclass
