@@ -130,7 +130,7 @@ class ThreadPoolWSGI:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, pool: ThreadPoolExecutor) -> None:
         try:
-            body = await asyncio.wait_for(self._read_body(scope, receive), self.limits.body_timeout)
+            body = await self._read_body(scope, receive)
         except _BodyTooLarge:
             await _send_error(send, 413, "Request body is too large")
             return
@@ -176,8 +176,15 @@ class ThreadPoolWSGI:
             raise _BodyTooLarge
         parts: list[bytes] = []
         size = 0
+        # One deadline, one level of wait_for: a wait_for nested in another (Python 3.11) can
+        # swallow the outer cancellation when a chunk arrives as the outer timeout fires, and the
+        # body would then be read to the end after its time was up.
+        deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
         while True:
-            message = await asyncio.wait_for(receive(), self.limits.body_idle_timeout)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError
+            message = await asyncio.wait_for(receive(), min(self.limits.body_idle_timeout, left))
             if message["type"] == "http.disconnect":
                 raise _ClientGone
             chunk = message.get("body", b"")
