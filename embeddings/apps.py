@@ -1,15 +1,12 @@
 import logging
-import os
 import sys
 import threading
 
 from django.apps import AppConfig
 
-logger = logging.getLogger("mlservice.embeddings")
+from mlservice.core.process import is_serving_process  # re-exported: analysis/apps.py imports it from here
 
-# manage.py commands that serve requests; every other command (migrate, test, shell...) must not
-# spend CPU and memory loading a model it will never use.
-_SERVING_COMMANDS = {"runserver"}
+logger = logging.getLogger("mlservice.embeddings")
 
 
 class EmbeddingsConfig(AppConfig):
@@ -31,20 +28,6 @@ class EmbeddingsConfig(AppConfig):
         health.register_info("embeddingLocalBackend", service.local_backend)
         if settings.WARM_MODELS_ON_START and is_serving_process(sys.argv):
             threading.Thread(target=_warm, args=(service,), name="embeddings-warmup", daemon=True).start()
-
-
-def is_serving_process(argv: list[str]) -> bool:
-    """True under a WSGI/ASGI server (granian, gunicorn, uvicorn) and ``runserver``'s serving child."""
-    if "pytest" in sys.modules:
-        return False
-    program = os.path.basename(argv[0]) if argv else ""
-    if program in {"manage.py", "django-admin", "django-admin.py"} or program.endswith("django"):
-        command = argv[1] if len(argv) > 1 else ""
-        if command not in _SERVING_COMMANDS:
-            return False
-        # The autoreloader's parent process only watches files; its child (RUN_MAIN) serves.
-        return os.environ.get("RUN_MAIN") == "true" or "--noreload" in argv
-    return True
 
 
 def _warm(service) -> None:  # type: ignore[no-untyped-def]

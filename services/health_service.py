@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from mlservice.core.formatting import iso_now
+from mlservice.core.resets import register_reset
 
 logger = logging.getLogger("mlservice.health")
 
@@ -59,6 +60,10 @@ class HealthService:
     def register_info(self, key: str, value: Callable[[], Any]) -> None:
         """Extra ``config`` entries shown by /health (for example the embedding model in use)."""
         self._info[key] = value
+        self._cached = None
+
+    def forget_cached(self) -> None:
+        """The next /health probes again (its answers depend on the configuration)."""
         self._cached = None
 
     def health(self) -> dict[str, Any]:
@@ -165,3 +170,7 @@ def _check_cache() -> bool:
 @functools.cache
 def get_instance() -> HealthService:
     return HealthService()
+
+
+# Not the instance itself: the apps registered their probes on it at start-up.
+register_reset(lambda: get_instance().forget_cached())

@@ -22,11 +22,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable
+from mlservice.core.resets import register_reset
 
 DEFAULT_LIMITS = {"concurrency": 1, "queue": 8}
 
@@ -170,8 +169,9 @@ def _build(name: str) -> ModelGate:
     )
 
 
-@receiver(setting_changed)
-def _reset_on_settings_change(setting: str, **_: object) -> None:
-    if setting in {"MODEL_GATES", "MODEL_QUEUE_TIMEOUT_SECONDS"}:
-        with _gates_lock:
-            _gates.clear()
+def _reset_gates() -> None:
+    with _gates_lock:
+        _gates.clear()
+
+
+register_reset(_reset_gates, settings=("MODEL_GATES", "MODEL_QUEUE_TIMEOUT_SECONDS"))

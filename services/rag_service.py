@@ -32,6 +32,7 @@ from django.conf import settings
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
 from mlservice.core.formatting import js_number
 from mlservice.core.limits import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
+from mlservice.core.resets import register_reset
 from services import embedding_service, rerank_service
 from services.chunking import chunk_text
 from services.llm.base import ChatDelta, empty_usage
@@ -685,6 +686,9 @@ def _config_key() -> tuple[Any, ...]:
 @functools.cache
 def _instance(key: tuple[Any, ...]) -> RagService:
     return RagService(get_store(), settings.RAG_COLLECTION_PREFIX)
+
+
+register_reset(_instance.cache_clear, settings=("RAG_", "QDRANT_", "DATABASES"))  # drops stale stores
 
 
 def get_instance() -> RagService:

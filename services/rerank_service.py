@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from mlservice.core.errors import BadRequest, NotConfigured, PayloadTooLarge, UpstreamError
+from mlservice.core.resets import register_reset
 from services.rerank.base import Reranker
 
 logger = logging.getLogger("mlservice.rerank")
@@ -157,6 +158,9 @@ def _config_key() -> tuple[Any, ...]:
 @functools.cache
 def _instance(key: tuple[Any, ...]) -> RerankService:
     return RerankService(_build(key[0]))
+
+
+register_reset(_instance.cache_clear, settings=("RERANK_", "COHERE_", "JINA_", "VOYAGE_", "PROVIDER_"))
 
 
 def get_instance() -> RerankService:

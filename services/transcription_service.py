@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from mlservice import metrics
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
+from mlservice.core.resets import register_reset
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
@@ -384,8 +383,5 @@ def get_instance() -> TranscriptionService:
     return TranscriptionService()
 
 
-@receiver(setting_changed)
-def _rebuild_on_settings_change(setting: str, **kwargs: Any) -> None:
-    # Tests (and only tests) change settings at run time; engines read theirs when built.
-    if setting.startswith(("TRANSCRIPTION_", "OPENAI_", "PROVIDER_")):
-        get_instance.cache_clear()
+# Engines read their settings when built (tests change them with override_settings).
+register_reset(get_instance.cache_clear, settings=("TRANSCRIPTION_", "OPENAI_", "PROVIDER_"))

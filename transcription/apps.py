@@ -59,6 +59,6 @@ def _warm_up() -> None:
 
 
 def _is_server_process() -> bool:
-    """Not for management commands such as migrate (only runserver serves requests)."""
-    argv = " ".join(sys.argv)
-    return "manage.py" not in argv or "runserver" in argv
+    from mlservice.core.process import is_serving_process  # the one definition (issue 13)
+
+    return is_serving_process(sys.argv)

@@ -8,7 +8,7 @@ a developer's keys or database never leak into the suite.
 import os
 from pathlib import Path
 
-from .env import read_env_file
+from .env import env_choice, read_env_file
 
 DEFAULT_ENV_FILE = Path(__file__).resolve().parents[2] / ".env"
 _MODULE = os.environ.get("DJANGO_SETTINGS_MODULE", "mlservice.settings")
@@ -16,7 +16,7 @@ _MODULE = os.environ.get("DJANGO_SETTINGS_MODULE", "mlservice.settings")
 if _MODULE != "mlservice.settings.test":
     read_env_file(os.environ.get("DJANGO_ENV_FILE") or DEFAULT_ENV_FILE)
 
-_ENV = os.environ.get("DJANGO_ENV", "development").strip().lower() or "development"
+_ENV = env_choice("DJANGO_ENV", ("development", "production", "test"), "development")
 
 # DJANGO_SETTINGS_MODULE may name one of the modules directly (mlservice.settings.test); this
 # package's choice is then not used and must not run (production would demand a secret key).
@@ -26,9 +26,5 @@ elif _ENV == "production":
     from .production import *
 elif _ENV == "test":
     from .test import *
-elif _ENV == "development":
-    from .development import *
 else:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"DJANGO_ENV={_ENV!r} is not one of development, production, test")
+    from .development import *

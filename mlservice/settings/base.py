@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state (SQLite database, embedded vector store, model caches, uploads) lives here.
@@ -209,8 +209,8 @@ SPECTACULAR_SETTINGS = {
         "(ML_SERVICE_API_KEYS or `manage.py apikey create`), every route except the probes "
         "/health and /live needs one, sent either as `Authorization: Bearer <key>` or as "
         "`X-API-Key: <key>` (one of the two, not both).\n\n"
-        "Errors have the shape `{\"success\": false, \"error\": \"...\", \"statusCode\": N}`; "
-        "validation errors add `\"message\": [...]`."
+        'Errors have the shape `{"success": false, "error": "...", "statusCode": N}`; '
+        'validation errors add `"message": [...]`.'
     ),
     "VERSION": SERVICE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
@@ -294,13 +294,7 @@ EMBEDDING_MAX_QUEUED_TEXTS = env_int("EMBEDDING_MAX_QUEUED_TEXTS", 600, min_valu
 # --- Embeddings (issue 3)
 # Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.994 mean cosine to sentence-transformers),
 # onnx (fused float32, identical vectors) or torch (sentence-transformers itself).
-EMBEDDING_LOCAL_BACKEND = env_str("EMBEDDING_LOCAL_BACKEND", "onnx-int8")
-if EMBEDDING_LOCAL_BACKEND not in ("onnx-int8", "onnx", "torch"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(
-        f"EMBEDDING_LOCAL_BACKEND={EMBEDDING_LOCAL_BACKEND!r} must be one of onnx-int8, onnx, torch"
-    )
+EMBEDDING_LOCAL_BACKEND = env_choice("EMBEDDING_LOCAL_BACKEND", ("onnx-int8", "onnx", "torch"), "onnx-int8")
 # Intra-op threads per worker process; 0 = cores / 2 (the default two granian workers).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, min_value=0, max_value=64)
 # onnx-int8: concurrent per-text runs within one request; 0 = the machine's cores, so a single
@@ -329,9 +323,7 @@ EMBEDDING_MAX_REQUEST_CHARS = env_int("EMBEDDING_MAX_REQUEST_CHARS", 1_000_000, 
 
 # --- RAG (issue 4)
 # Vector store: auto = Qdrant when QDRANT_URL is set, pgvector on PostgreSQL, else embedded (DATA_DIR).
-RAG_VECTOR_STORE = env_str("RAG_VECTOR_STORE", "auto")
-if RAG_VECTOR_STORE not in ("auto", "embedded", "pgvector", "qdrant"):
-    raise ValueError(f"RAG_VECTOR_STORE must be auto, embedded, pgvector or qdrant, not {RAG_VECTOR_STORE!r}")
+RAG_VECTOR_STORE = env_choice("RAG_VECTOR_STORE", ("auto", "embedded", "pgvector", "qdrant"), "auto")
 RAG_EMBEDDED_PATH = Path(env_str("RAG_EMBEDDED_PATH", str(DATA_DIR / "rag" / "vectors.sqlite3")))
 # Threads that share one dense scan of a large embedded collection; 0 = the machine's cores.
 RAG_EMBEDDED_SCAN_THREADS = env_int("RAG_EMBEDDED_SCAN_THREADS", 0, min_value=0, max_value=64)
@@ -351,24 +343,22 @@ RAG_DOCUMENT_MAX_SECONDS = env_float("RAG_DOCUMENT_MAX_SECONDS", 60.0, min_value
 # Hybrid retrieval: candidates per ranker, then fusion: "zscore" (weighted sum of per-query
 # standardised cosine and BM25 scores) or "rrf" (weighted reciprocal-rank fusion, RAG_RRF_K).
 RAG_HYBRID_CANDIDATES = env_int("RAG_HYBRID_CANDIDATES", 100, min_value=5, max_value=1000)
-RAG_FUSION = env_str("RAG_FUSION", "zscore")
-if RAG_FUSION not in ("zscore", "rrf"):
-    raise ValueError(f"RAG_FUSION must be zscore or rrf, not {RAG_FUSION!r}")
+RAG_FUSION = env_choice("RAG_FUSION", ("zscore", "rrf"), "zscore")
 RAG_RRF_K = env_float("RAG_RRF_K", 60.0, min_value=1.0)
 RAG_DENSE_WEIGHT = env_float("RAG_DENSE_WEIGHT", 1.0, min_value=0.0)
 RAG_LEXICAL_WEIGHT = env_float("RAG_LEXICAL_WEIGHT", 1.0, min_value=0.0)
 # pgvector: HNSW candidate list; filtered searches also use iterative scans (pgvector >= 0.8).
 RAG_PGVECTOR_EF_SEARCH = env_int("RAG_PGVECTOR_EF_SEARCH", 100, min_value=10, max_value=1000)
 # /rag/query: auto = the LLM service when it has a model, else an extractive answer.
-RAG_ANSWER_MODE = env_str("RAG_ANSWER_MODE", "auto")
+RAG_ANSWER_MODE = env_choice("RAG_ANSWER_MODE", ("auto", "llm", "extractive"), "auto")
 RAG_EXTRACTIVE_SENTENCES = env_int("RAG_EXTRACTIVE_SENTENCES", 3, min_value=1, max_value=20)
 RAG_EXTRACTIVE_MAX_CANDIDATES = env_int("RAG_EXTRACTIVE_MAX_CANDIDATES", 200, min_value=1)
 
 # --- Reranking (issue 14): POST /rerank, /v1/rerank and `rerank: true` on /rag/search and /rag/query.
 # auto = Cohere, Jina or Voyage when its key is set, else TEI at RERANK_URL, else the local method.
-RERANK_PROVIDER = env_str("RERANK_PROVIDER", "auto")
-if RERANK_PROVIDER not in ("auto", "local", "tei", "infinity", "cohere", "jina", "voyage"):
-    raise ValueError(f"RERANK_PROVIDER must be auto, local, tei, infinity, cohere, jina or voyage, not {RERANK_PROVIDER!r}")
+RERANK_PROVIDER = env_choice(
+    "RERANK_PROVIDER", ("auto", "local", "tei", "infinity", "cohere", "jina", "voyage"), "auto"
+)
 # TEI/Infinity server address; for Cohere/Jina/Voyage it replaces their public API address.
 RERANK_URL = env_str("RERANK_URL", "")
 RERANK_MODEL = env_str("RERANK_MODEL", "")  # empty: the provider's default (rerank-v3.5, rerank-2, ...)
@@ -392,11 +382,7 @@ LLM_FALLBACK_TO_DEFAULT = env_bool("LLM_FALLBACK_TO_DEFAULT", True)
 # Analysis method when a request sends no `method`: "auto" uses a cloud/compatible LLM when one is
 # configured, the fast local methods otherwise; "fast" (alias "local") always the fast local methods;
 # "llm" any LLM, the local GGUF one included (503 without one). services/analysis_service.py.
-ANALYSIS_BACKEND = env_str("ANALYSIS_BACKEND", "auto").strip().lower()
-if ANALYSIS_BACKEND not in ("auto", "fast", "local", "llm"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"ANALYSIS_BACKEND={ANALYSIS_BACKEND!r} must be one of auto, fast, llm (or local)")
+ANALYSIS_BACKEND = env_choice("ANALYSIS_BACKEND", ("auto", "fast", "llm"), "auto", aliases={"local": "fast"})
 ANALYSIS_MAX_TEXT_CHARS = env_int("ANALYSIS_MAX_TEXT_CHARS", 100_000, min_value=100)
 IMAGE_MODEL = env_str("IMAGE_MODEL", "dall-e-3")
 
@@ -419,18 +405,14 @@ LOCAL_LLM_MAX_TOKENS = env_int("LOCAL_LLM_MAX_TOKENS", 512, min_value=1, max_val
 # --- Transcription (issue 6)
 # Engine: "auto" uses OpenAI when OPENAI_API_KEY is set (and the request asks for an OpenAI model
 # or none), the local Whisper (TRANSCRIPTION_LOCAL_MODEL) otherwise; "local" and "openai" force one engine.
-TRANSCRIPTION_BACKEND = env_str("TRANSCRIPTION_BACKEND", "auto").lower()
+TRANSCRIPTION_BACKEND = env_choice("TRANSCRIPTION_BACKEND", ("auto", "local", "openai"), "auto")
 TRANSCRIPTION_OPENAI_MODEL = env_str("TRANSCRIPTION_OPENAI_MODEL", "whisper-1")
 # OpenAI's per-file cap; bigger files are sent as FLAC windows (see TRANSCRIPTION_CHUNK_SECONDS).
 TRANSCRIPTION_OPENAI_MAX_FILE_BYTES = env_int("TRANSCRIPTION_OPENAI_MAX_FILE_BYTES", 25 * 1000 * 1000, min_value=1024)
 # Packaged local Whisper (issue 15): base (multilingual: detects the language, translates) or tiny.en
 # (English only, ~1/3 of base's CPU). Same WER on the 4 LibriSpeech clips (benchmarks/transcription.py):
 # base is the default for what it can do, not for accuracy. services/transcription/whisper_models.py.
-TRANSCRIPTION_LOCAL_MODEL = env_str("TRANSCRIPTION_LOCAL_MODEL", "base").lower()
-if TRANSCRIPTION_LOCAL_MODEL not in ("base", "tiny.en"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"TRANSCRIPTION_LOCAL_MODEL={TRANSCRIPTION_LOCAL_MODEL!r} must be one of base, tiny.en")
+TRANSCRIPTION_LOCAL_MODEL = env_choice("TRANSCRIPTION_LOCAL_MODEL", ("base", "tiny.en"), "base")
 # Where chunked models are joined and verified once (whisper-base/model.bin).
 TRANSCRIPTION_LOCAL_MODELS_DIR = Path(env_str("TRANSCRIPTION_LOCAL_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
 # Silero VAD before Whisper: windows without speech are never decoded (silence and tones cost ~nothing).
@@ -440,7 +422,23 @@ TRANSCRIPTION_LOCAL_MODEL_PATH = env_str("TRANSCRIPTION_LOCAL_MODEL_PATH", "")
 # Empty: the model's own name (whisper-base, whisper-tiny.en), as responses report it.
 TRANSCRIPTION_LOCAL_MODEL_NAME = env_str("TRANSCRIPTION_LOCAL_MODEL_NAME", "")
 TRANSCRIPTION_LOCAL_THREADS = env_int("TRANSCRIPTION_LOCAL_THREADS", 2, min_value=1, max_value=64)
-TRANSCRIPTION_LOCAL_COMPUTE_TYPE = env_str("TRANSCRIPTION_LOCAL_COMPUTE_TYPE", "int8")
+# CTranslate2's compute types (faster-whisper's compute_type).
+TRANSCRIPTION_LOCAL_COMPUTE_TYPE = env_choice(
+    "TRANSCRIPTION_LOCAL_COMPUTE_TYPE",
+    (
+        "int8",
+        "int8_float32",
+        "int8_float16",
+        "int8_bfloat16",
+        "int16",
+        "float16",
+        "bfloat16",
+        "float32",
+        "auto",
+        "default",
+    ),
+    "int8",
+)
 TRANSCRIPTION_BEAM_SIZE = env_int("TRANSCRIPTION_BEAM_SIZE", 5, min_value=1, max_value=10)
 # 25 MB is OpenAI's upload cap; larger uploads get 413 before they are read in full.
 TRANSCRIPTION_MAX_UPLOAD_BYTES = env_int("TRANSCRIPTION_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, min_value=1024)
@@ -466,7 +464,7 @@ TRANSCRIPTION_CHUNK_OVERLAP_SECONDS = env_float(
 )
 # Jobs run on Celery when a broker is configured, otherwise in a thread of the web process;
 # "celery", "thread" or "eager" force one runner.
-TRANSCRIPTION_JOB_RUNNER = env_str("TRANSCRIPTION_JOB_RUNNER", "auto").lower()
+TRANSCRIPTION_JOB_RUNNER = env_choice("TRANSCRIPTION_JOB_RUNNER", ("auto", "celery", "thread", "eager"), "auto")
 # `manage.py transcription_cleanup` (cron): finished jobs kept this long; queued/running jobs with
 # no progress for TRANSCRIPTION_JOB_STALE_SECONDS are marked failed.
 TRANSCRIPTION_JOB_RETENTION_DAYS = env_float("TRANSCRIPTION_JOB_RETENTION_DAYS", 7.0, min_value=0.0)
@@ -485,7 +483,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Request logging (contract section 7)
 ENABLE_REQUEST_LOGGING = env_bool("ENABLE_REQUEST_LOGGING", True)
 ENABLE_USAGE_ANALYTICS = env_bool("ENABLE_USAGE_ANALYTICS", True)
-ENABLE_DB_CACHE = env_bool("ENABLE_DB_CACHE", True)
 # Write log rows in the request thread (tests) instead of the background writer.
 REQUEST_LOG_SYNC = env_bool("REQUEST_LOG_SYNC", False)
 REQUEST_LOG_QUEUE_SIZE = env_int("REQUEST_LOG_QUEUE_SIZE", 10_000, min_value=100)
@@ -520,8 +517,8 @@ if PROMETHEUS_MULTIPROC_DIR:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json" for log pipelines
+LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO")
+LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "plain")  # "json" for log pipelines
 ACCESS_LOG = env_bool("ACCESS_LOG", False)
 LOGGING = {
     "version": 1,

@@ -8,7 +8,7 @@ instead of surfacing later as a confusing runtime error.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -68,6 +68,26 @@ def env_int(name: str, default: int, *, min_value: int | None = None, max_value:
 def env_float(name: str, default: float, *, min_value: float | None = None, max_value: float | None = None) -> float:
     value = _read(name, default, float, "number")
     _check_range(name, value, min_value, max_value)
+    return value
+
+
+def env_choice(name: str, choices: Sequence[str], default: str, *, aliases: Mapping[str, str] | None = None) -> str:
+    """An enum-like setting: one of ``choices``, else start-up stops naming the variable, value and choices.
+
+    Matching ignores case and the value comes back spelled as in ``choices``; unset or empty is the
+    default. ``aliases`` maps accepted alternative spellings to a choice (``local`` -> ``fast``).
+    """
+    canonical = {choice.lower(): choice for choice in choices}
+    canonical.update({alias.lower(): target for alias, target in (aliases or {}).items()})
+    if default not in choices:
+        raise ValueError(f"default {default!r} of {name} is not one of {', '.join(choices)}")
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = canonical.get(raw.strip().lower())
+    if value is None:
+        allowed = ", ".join([*choices, *(aliases or {})])
+        raise ImproperlyConfigured(f"Environment variable {name}={raw!r} is not one of: {allowed}")
     return value
 
 

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *
-from .env import env_bool, env_int, env_str
+from .env import env_bool, env_choice, env_int, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
@@ -46,5 +46,5 @@ X_FRAME_OPTIONS = "DENY"
 
 DOCS_REQUIRE_LOGIN = env_bool("DOCS_REQUIRE_LOGIN", True)
 ACCESS_LOG = env_bool("ACCESS_LOG", True)
-LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "json")
 LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"

@@ -1,0 +1,96 @@
+"""One settings receiver resets every cached service (issue 13)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.core.signals import setting_changed
+from django.test import override_settings
+
+from mlservice.core import resets
+from services import health_service, model_gate, rerank_service, transcription_service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def registry(monkeypatch) -> list[str]:
+    """A registry of this test's own resets (the real ones are restored afterwards)."""
+    monkeypatch.setattr(resets, "_resets", [])
+    return []
+
+
+def test_reset_runs_only_for_its_settings(registry) -> None:
+    resets.register_reset(lambda: registry.append("rag"), settings=("RAG_", "QDRANT_URL"))
+    resets.register_reset(lambda: registry.append("all"))
+    assert resets.reset_all("RAG_FUSION") == 2
+    assert resets.reset_all("QDRANT_URL") == 2
+    assert resets.reset_all("QDRANT_API_KEY") == 1
+    assert registry == ["rag", "all", "rag", "all", "all"]
+
+
+def test_registering_twice_keeps_one_entry(registry) -> None:
+    def reset() -> None:
+        registry.append("x")
+
+    resets.register_reset(reset)
+    resets.register_reset(reset)
+    assert resets.registered() == [reset]
+
+
+def test_override_settings_reaches_the_registry_through_the_one_receiver(registry) -> None:
+    resets.register_reset(lambda: registry.append("rerank"), settings=("RERANK_",))
+    with override_settings(RERANK_PROVIDER="local"):
+        assert registry == ["rerank"]
+    assert registry == ["rerank", "rerank"]  # leaving the override changes the setting back
+
+
+def test_one_receiver_is_connected() -> None:
+    ours = [key for key, *_ in setting_changed.receivers if key[0] == "mlservice.core.resets"]
+    assert len(ours) == 1
+
+
+def test_no_other_setting_changed_receiver_in_the_project() -> None:
+    found = subprocess.run(
+        ["git", "grep", "-l", "setting_changed", "--", "*.py", ":!**/tests/**", ":!tests/**"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert found == ["mlservice/api/apps.py"]
+
+
+def test_transcription_service_is_rebuilt_on_the_next_get_instance() -> None:
+    before = transcription_service.get_instance()
+    assert transcription_service.get_instance() is before
+    with override_settings(TRANSCRIPTION_BACKEND="openai"):
+        during = transcription_service.get_instance()
+        assert during is not before
+    assert transcription_service.get_instance() is not during
+
+
+def test_model_gate_takes_the_overridden_limits() -> None:
+    assert model_gate.gate_for("local-llm").concurrency == 1
+    with override_settings(MODEL_GATES={"local-llm": {"concurrency": 3, "queue": 7}}, MODEL_QUEUE_TIMEOUT_SECONDS=4.0):
+        gate = model_gate.gate_for("local-llm")
+        assert (gate.concurrency, gate.queue, gate.queue_timeout) == (3, 7, 4.0)
+    assert model_gate.gate_for("local-llm").concurrency == 1
+
+
+def test_rerank_service_follows_the_provider() -> None:
+    with override_settings(RERANK_PROVIDER="local"):
+        local = rerank_service.get_instance()
+        assert rerank_service.get_instance() is local
+    with override_settings(RERANK_PROVIDER="tei", RERANK_URL="http://127.0.0.1:9"):
+        assert rerank_service.get_instance() is not local
+
+
+def test_health_forgets_its_cached_probes(monkeypatch) -> None:
+    health = health_service.get_instance()
+    health._cached = (0.0, {}, {})
+    with override_settings(HEALTH_CACHE_SECONDS=60.0):
+        assert health._cached is None
+    assert health_service.get_instance() is health  # the apps' registered probes stay
