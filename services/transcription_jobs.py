@@ -17,6 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, close_old_connections, connections
@@ -28,8 +29,8 @@ from mlservice.core.errors import ServiceError
 from services.model_gate import patient
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
-from services.transcription.types import TranscriptionOptions, transcript_to_dict
-from services.transcription_service import EngineChoice, get_instance, safe_suffix
+from services.transcription.files import safe_suffix
+from services.transcription.types import EngineChoice, TranscriptionEngine, TranscriptionOptions, transcript_to_dict
 from transcription.models import TranscriptionJob
 
 logger = logging.getLogger("mlservice.transcription.jobs")
@@ -47,7 +48,19 @@ _WRITE_ATTEMPTS = 6  # about 1.6 s of back-off in all
 _executor_lock = threading.Lock()
 
 
-def create_job(prepared, choice, options: TranscriptionOptions, response_format: str) -> TranscriptionJob:
+class JobService(Protocol):
+    """What a job needs of ``TranscriptionService``, which is passed in: that module imports this
+    one to queue jobs, so this one does not import it back (no import cycle)."""
+
+    local: TranscriptionEngine
+    openai: TranscriptionEngine
+
+    def record_audio(self, choice: EngineChoice, seconds: float) -> None: ...
+
+
+def create_job(
+    prepared: Any, choice: EngineChoice, options: TranscriptionOptions, response_format: str, service: JobService
+) -> TranscriptionJob:
     """Copy the audio where the workers can read it, store the job, and dispatch it."""
     job_id = uuid.uuid4()
     job_dir = Path(settings.TRANSCRIPTION_JOB_DIR)
@@ -70,7 +83,7 @@ def create_job(prepared, choice, options: TranscriptionOptions, response_format:
         stored.unlink(missing_ok=True)
         raise
     logger.info("Queued transcription job %s (%s, %.1f s, %s)", job.id, job.filename, job.duration, job.backend)
-    dispatch(str(job.id))
+    dispatch(str(job.id), service)
     job.refresh_from_db()
     return job
 
@@ -84,16 +97,16 @@ def runner() -> str:
     return "celery" if settings.CELERY_BROKER_URL else "thread"
 
 
-def dispatch(job_id: str) -> None:
+def dispatch(job_id: str, service: JobService) -> None:
     mode = runner()
     if mode == "eager":
-        run_job(job_id)
+        run_job(job_id, service)
         return
     if mode == "celery":
         if _enqueue(job_id):
             return
         logger.warning("Running transcription job %s in this process instead", job_id)
-    _thread_pool().submit(_run_in_thread, job_id)
+    _thread_pool().submit(_run_in_thread, job_id, service)
 
 
 def _enqueue(job_id: str) -> bool:
@@ -132,8 +145,10 @@ def _workers_answer() -> bool:
     return True
 
 
-def run_job(job_id: str) -> None:
-    """The work of one job; safe to call again for a job a dead worker left running."""
+def run_job(job_id: str, service: JobService) -> None:
+    """The work of one job; safe to call again for a job a dead worker left running.
+
+    ``service``: the process's ``TranscriptionService`` (a Celery task passes its ``get_instance()``)."""
     job = TranscriptionJob.objects.filter(pk=job_id).first()
     if job is None or job.is_finished:
         logger.info("Transcription job %s: nothing to do", job_id)
@@ -142,7 +157,7 @@ def run_job(job_id: str) -> None:
     _update(job_id, status=TranscriptionJob.Status.RUNNING, started_at=timezone.now(), progress=0.0)
     try:
         with patient():  # a job waits for the Whisper slot; only live requests are refused
-            transcript = _transcribe(job)
+            transcript = _transcribe(job, service)
     except Exception as exc:
         message = exc.message if isinstance(exc, ServiceError) else f"Transcription failed: {exc}"
         if not isinstance(exc, ServiceError | audio.AudioError):
@@ -179,8 +194,7 @@ def refresh_queue_depth() -> None:
     metrics.set_job_queue_depth(QUEUE, counts)
 
 
-def _transcribe(job: TranscriptionJob):
-    service = get_instance()
+def _transcribe(job: TranscriptionJob, service: JobService):
     engine = service.openai if job.backend == service.openai.backend else service.local
     choice = EngineChoice(engine, job.model)
     options = TranscriptionOptions(language=job.language or None, prompt=job.prompt or None)
@@ -217,10 +231,10 @@ def _update(job_id, **fields) -> None:
             time.sleep(0.05 * 2**attempt)
 
 
-def _run_in_thread(job_id: str) -> None:
+def _run_in_thread(job_id: str, service: JobService) -> None:
     close_old_connections()
     try:
-        run_job(job_id)
+        run_job(job_id, service)
     except Exception:
         logger.exception("Transcription job %s crashed", job_id)
     finally:

@@ -1,7 +1,11 @@
 """Transcription: engine choice, validation of audio and options, conversion, cost, health.
 
-Views call ``get_instance()``; the engines live in ``services/transcription/`` behind one interface
-(local faster-whisper, tiny.en or base, OpenAI). Long audio is handed to ``services.transcription_jobs``.
+Views follow the guide's service pattern: ``TranscriptionService.get_instance()`` and
+``async_to_sync(service.transcribe_audio)(source, request)``, one call that runs upload -> probe ->
+limits -> sync transcription or background job. The sync twins (``transcribe_source``,
+``convert_source``, ``measure_duration``) are for sync callers. The engines live in
+``services/transcription/`` behind one interface (local faster-whisper, tiny.en or base, OpenAI).
+Long audio is handed to ``services.transcription_jobs``.
 """
 
 from __future__ import annotations
@@ -14,24 +18,34 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from mlservice import metrics
-from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMedia
+from mlservice.core.errors import (
+    BadRequest,
+    NotFoundError,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    UnsupportedMedia,
+)
 from mlservice.core.resets import register_reset
+from services import transcription_jobs
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
+from services.transcription.files import safe_suffix
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
 from services.transcription.openai_engine import OPENAI_MODELS, OpenAIWhisperEngine, metrics_model
 from services.transcription.types import (
     TASKS,
+    EngineChoice,
     TaskUnsupported,
     Transcript,
-    TranscriptionEngine,
     TranscriptionOptions,
     language_code,
 )
@@ -63,12 +77,6 @@ JOB_RUNNERS = ("auto", "celery", "thread", "eager")
 
 
 @dataclass(frozen=True)
-class EngineChoice:
-    engine: TranscriptionEngine
-    model: str
-
-
-@dataclass(frozen=True)
 class PreparedAudio:
     """A validated audio file ready for an engine: path, original name, measured facts."""
 
@@ -77,7 +85,198 @@ class PreparedAudio:
     info: audio.AudioInfo
 
 
+@dataclass(frozen=True)
+class AudioSource:
+    """Where a request's audio is: an uploaded file, decoded bytes, or a name in the upload folder.
+
+    ``upload`` is any object with ``name``, ``size`` and ``chunks()`` or ``read()`` (Django's
+    UploadedFile); the service never sees the HTTP request itself.
+    """
+
+    filename: str
+    upload: Any = None
+    data: bytes | None = None
+    stored_name: str | None = None
+
+    @classmethod
+    def from_upload(cls, upload: Any) -> AudioSource:
+        return cls(upload.name, upload=upload)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, filename: str) -> AudioSource:
+        return cls(filename, data=data)
+
+    @classmethod
+    def from_upload_folder(cls, file_path: str) -> AudioSource:
+        """A file already in TRANSCRIPTION_UPLOAD_DIR; resolved (and confined there) when used."""
+        return cls(file_path, stored_name=file_path)
+
+
+@dataclass(frozen=True)
+class TranscribeRequest:
+    """What to do with the audio. ``sync_only``: no background job (OpenAI's wire format has
+    none), audio over TRANSCRIPTION_SYNC_MAX_SECONDS is a 413. ``name_params``: 4xx errors name
+    the offending field (``param``) and an unreadable format is a 400, as OpenAI's envelope does."""
+
+    model: str | None = None
+    language: str | None = None
+    prompt: str | None = None
+    response_format: str = "json"
+    task: str = "transcribe"
+    word_timestamps: bool | None = None  # None: the options' default (word timings on)
+    temperature: float | None = None
+    sync_only: bool = False
+    name_params: bool = False
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """A finished transcript, or the background job (a ``TranscriptionJob`` row) that will make it."""
+
+    response_format: str
+    transcript: Transcript | None = None
+    job: Any = None
+
+
+@dataclass(frozen=True)
+class ConvertedAudio:
+    """An open handle on the converted file (already unlinked: nothing is left on disk) and its facts."""
+
+    handle: BinaryIO
+    info: audio.AudioInfo
+    filename: str
+    target_format: str
+
+
 class TranscriptionService:
+    @classmethod
+    def get_instance(cls) -> TranscriptionService:
+        """The process-wide service (the guide's service pattern)."""
+        return get_instance()
+
+    # --- the views' calls (async, for ``async_to_sync``)
+    # A job is a database row: the whole orchestration runs through sync_to_async (thread-sensitive,
+    # so back in the request's thread, on its connection and transaction). Decoding and Whisper
+    # then run there too, as they did before; async_to_sync's caller is blocked meanwhile anyway.
+    async def transcribe_audio(self, source: AudioSource, request: TranscribeRequest) -> TranscriptionResult:
+        return await sync_to_async(self.transcribe_source)(source, request)
+
+    async def convert_audio(
+        self,
+        source: AudioSource,
+        target_format: str,
+        *,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        bitrate: int | None = None,
+    ) -> ConvertedAudio:
+        return await sync_to_async(self.convert_source)(
+            source, target_format, sample_rate=sample_rate, channels=channels, bitrate=bitrate
+        )
+
+    async def estimate_audio_cost(
+        self, backend: str, *, duration_seconds: float | None = None, source: AudioSource | None = None
+    ) -> dict[str, Any]:
+        """Cost of a duration, or of a file (its duration measured by decoding)."""
+        if source is not None:
+            duration_seconds = await sync_to_async(self.measure_duration)(source)
+        return self.estimate_cost(float(duration_seconds or 0.0), backend)
+
+    # --- the same, sync
+    def transcribe_source(self, source: AudioSource, request: TranscribeRequest) -> TranscriptionResult:
+        """Limits, engine and options, probe, then a transcript or (long audio) a queued job."""
+        named = _param_names if request.name_params else _no_param_names
+        with named("file"):
+            path_in_folder = self._check_source(source)
+        with named("model"):
+            choice = self.choose(request.model)
+        with named("language"):
+            options = self.options(choice, request.language, request.prompt, task=request.task)
+        if request.word_timestamps is not None:
+            options = replace(options, word_timestamps=request.word_timestamps, temperature=request.temperature)
+        elif request.temperature is not None:
+            options = replace(options, temperature=request.temperature)
+        with self._on_disk(source, path_in_folder) as path:
+            with named("file"):
+                prepared = self.prepare(path, source.filename if path_in_folder is None else path.name)
+            if request.sync_only:
+                _check_sync_duration(prepared)
+            elif self.runs_in_background(prepared):
+                job = transcription_jobs.create_job(prepared, choice, options, request.response_format, self)
+                return TranscriptionResult(request.response_format, job=job)
+            return TranscriptionResult(request.response_format, transcript=self.transcribe(prepared, choice, options))
+
+    def convert_source(
+        self,
+        source: AudioSource,
+        target_format: str,
+        *,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        bitrate: int | None = None,
+    ) -> ConvertedAudio:
+        path_in_folder = self._check_source(source)
+        with self._on_disk(source, path_in_folder) as path:
+            prepared = self.prepare(path, source.filename)
+            with temporary_path(f".{target_format}") as target:
+                info = self.convert(
+                    prepared, target_format, target, sample_rate=sample_rate, channels=channels, bitrate=bitrate
+                )
+                # Opened before the scratch path is removed: the open handle keeps the data readable
+                # while it streams, and nothing is left on disk even if the client goes away.
+                handle = target.open("rb")
+        return ConvertedAudio(handle, info, source.filename, target_format)
+
+    def measure_duration(self, source: AudioSource) -> float:
+        path_in_folder = self._check_source(source)
+        with self._on_disk(source, path_in_folder) as path:
+            return self.prepare(path, source.filename).info.duration
+
+    def _check_source(self, source: AudioSource) -> Path | None:
+        """The checks that need no decoding, in the contract's order; the resolved path of a stored file."""
+        if source.stored_name is not None:
+            path = self.resolve_upload_path(source.stored_name)
+            self.check_extension(path.name)
+            return path
+        if source.upload is not None:
+            self.check_extension(source.upload.name)
+            self.check_size(source.upload.size)
+        else:
+            # Base64 audio has no trustworthy name to check: FFmpeg's probe decides.
+            self.check_size(len(source.data or b""))
+        return None
+
+    @contextmanager
+    def _on_disk(self, source: AudioSource, path_in_folder: Path | None) -> Iterator[Path]:
+        if path_in_folder is not None:
+            yield path_in_folder
+        elif source.upload is not None:
+            with file_on_disk(source.upload, source.upload.name) as path:
+                yield path
+        else:
+            with bytes_on_disk(source.data or b"", source.filename) as path:
+                yield path
+
+    @staticmethod
+    def resolve_upload_path(raw: str) -> Path:
+        """A path inside TRANSCRIPTION_UPLOAD_DIR, with symlinks and '..' resolved before the check."""
+        base = Path(settings.TRANSCRIPTION_UPLOAD_DIR).resolve()
+        if not raw.strip() or "\x00" in raw:
+            raise ServiceError("filePath must name a file inside the upload folder", 400)
+        candidate = Path(raw)
+        try:
+            resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
+            if not resolved.is_relative_to(base):
+                raise ServiceError("filePath must point to a file inside the configured upload folder", 403)
+            is_file = resolved.is_file()
+        except RuntimeError as exc:  # Python 3.11's resolve() on a symlink loop
+            raise BadRequest("filePath cannot be resolved: it is a loop of symbolic links") from exc
+        except OSError as exc:  # ENAMETOOLONG, ELOOP...: the path cannot name a file at all
+            raise BadRequest(f"filePath cannot name a file: {exc.strerror or type(exc).__name__}") from exc
+        if not is_file:
+            raise NotFoundError(f"Audio file not found: {raw}")
+        return resolved
+
     def __init__(self) -> None:
         if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
             raise ValueError(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
@@ -317,21 +516,44 @@ class TranscriptionService:
         }
 
 
+class _param_names:
+    """Re-raise a service's 4xx about one field with that field named, as OpenAI's envelope does."""
+
+    def __init__(self, param: str) -> None:
+        self.param = param
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
+        if isinstance(exc, ServiceError) and exc.status < 500 and exc.param is None:
+            exc.param = self.param
+            if isinstance(exc, UnsupportedMedia):  # OpenAI answers an unreadable format with 400
+                exc.status = 400
+        return False
+
+
+class _no_param_names(_param_names):
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
+        return False
+
+
+def _check_sync_duration(prepared: PreparedAudio) -> None:
+    limit = settings.TRANSCRIPTION_SYNC_MAX_SECONDS
+    if prepared.info.duration > limit:
+        raise PayloadTooLarge(
+            f"Audio is {prepared.info.duration:.0f} s long; /v1/audio/* transcribe within the request up to "
+            f"{limit:g} s (TRANSCRIPTION_SYNC_MAX_SECONDS). POST it to /transcription/transcribe, which "
+            "queues a background job for long audio",
+            param="file",
+        )
+
+
 def _over_openai_file_cap(path: Path) -> bool:
     return path.stat().st_size > settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES
 
 
 # --- temporary files
-# Scratch files keep a short, plain extension (FFmpeg uses it as a hint) and nothing else: a
-# client's 300-character "extension" must not become a file name the file system refuses.
-_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
-
-
-def safe_suffix(filename: str) -> str:
-    suffix = Path(filename).suffix.lower()
-    return suffix if _SAFE_SUFFIX.match(suffix) else ""
-
-
 def temp_dir() -> Path:
     directory = Path(settings.TRANSCRIPTION_TEMP_DIR)
     directory.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import math
 import zlib
 from typing import Any
 
-from django.conf import settings
+from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -35,12 +35,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from embeddings.serializers import OpenAIErrorSerializer
-from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, UnsupportedMedia
-from services import transcription_service
+from mlservice.core.errors import BadRequest
 from services.transcription import output
 from services.transcription.output import RESPONSE_FORMATS
 from services.transcription.types import Transcript
-from services.transcription_service import SUPPORTED_FORMATS, PreparedAudio
+from services.transcription_service import SUPPORTED_FORMATS, AudioSource, TranscribeRequest, TranscriptionService
 
 from .uploads import form_data, install_upload_limit
 
@@ -133,53 +132,21 @@ class _OpenAIAudioView(APIView):
 
     def post(self, request: Request) -> HttpResponse | Response:
         form = parse_form(request, self.task)
-        service = transcription_service.get_instance()
-        upload = form.upload
-        with _as_param("file"):
-            service.check_extension(upload.name)
-            service.check_size(upload.size)
-        with _as_param("model"):
-            choice = service.choose(form.model)
-        with _as_param("language"):
-            options = service.options(choice, form.language, form.prompt, task=self.task)
-        # Word timings cost decoding time: only when the client asked for them.
-        options = dataclasses.replace(
-            options, word_timestamps="word" in form.granularities, temperature=form.temperature
+        audio_request = TranscribeRequest(
+            model=form.model,
+            language=form.language,
+            prompt=form.prompt,
+            response_format=form.response_format,
+            task=self.task,
+            # Word timings cost decoding time: only when the client asked for them.
+            word_timestamps="word" in form.granularities,
+            temperature=form.temperature,
+            sync_only=True,  # OpenAI's API has no background jobs
+            name_params=True,  # errors name their field in OpenAI's envelope
         )
-        with transcription_service.file_on_disk(upload, upload.name) as path:
-            with _as_param("file"):
-                prepared = service.prepare(path, upload.name)
-            _check_sync_duration(prepared)
-            transcript = service.transcribe(prepared, choice, options)
-        return _render(transcript, form, self.task)
-
-
-class _as_param:
-    """Re-raise a service's 4xx about one field with that field named, as OpenAI's envelope does."""
-
-    def __init__(self, param: str) -> None:
-        self.param = param
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
-        if isinstance(exc, ServiceError) and exc.status < 500 and exc.param is None:
-            exc.param = self.param
-            if isinstance(exc, UnsupportedMedia):  # OpenAI answers an unreadable format with 400
-                exc.status = 400
-        return False
-
-
-def _check_sync_duration(prepared: PreparedAudio) -> None:
-    limit = settings.TRANSCRIPTION_SYNC_MAX_SECONDS
-    if prepared.info.duration > limit:
-        raise PayloadTooLarge(
-            f"Audio is {prepared.info.duration:.0f} s long; /v1/audio/* transcribe within the request up to "
-            f"{limit:g} s (TRANSCRIPTION_SYNC_MAX_SECONDS). POST it to /transcription/transcribe, which "
-            "queues a background job for long audio",
-            param="file",
-        )
+        service = TranscriptionService.get_instance()
+        result = async_to_sync(service.transcribe_audio)(AudioSource.from_upload(form.upload), audio_request)
+        return _render(result.transcript, form, self.task)
 
 
 def _render(transcript: Transcript, form: AudioRequest, task: str) -> HttpResponse | Response:

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from asgiref.sync import async_to_sync
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,14 +18,12 @@ from rest_framework.response import Response
 from mlservice.api.parsers import ORJSONParser
 from mlservice.api.serializers import ContractSerializer
 from mlservice.api.views import ContractView
-from mlservice.core.errors import BadRequest, NotFoundError, ServiceError
+from mlservice.core.errors import NotFoundError
 from mlservice.core.formatting import js_number
-from services import transcription_jobs as jobs
-from services import transcription_service
 from services.transcription import output
 from services.transcription.audio import OUTPUT_FORMATS
 from services.transcription.types import transcript_from_dict
-from services.transcription_service import EngineChoice, PreparedAudio, TranscriptionOptions
+from services.transcription_service import AudioSource, TranscribeRequest, TranscriptionResult, TranscriptionService
 
 from . import serializers as s
 from .models import TranscriptionJob
@@ -45,14 +43,22 @@ _TRANSCRIBE_RESPONSES = {
 }
 
 
-def _service() -> transcription_service.TranscriptionService:
-    return transcription_service.get_instance()
-
-
 def _validate(serializer_class: type[ContractSerializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _transcribe(source: AudioSource, data: dict[str, Any]) -> Response | HttpResponse:
+    """The guide's service pattern: one service call, then the contract's rendering."""
+    request = TranscribeRequest(
+        model=data.get("model"),
+        language=data.get("language"),
+        prompt=data.get("prompt"),
+        response_format=data["response_format"],
+    )
+    service = TranscriptionService.get_instance()
+    return _transcription_response(async_to_sync(service.transcribe_audio)(source, request))
 
 
 class _UploadView(ContractView):
@@ -71,15 +77,7 @@ class TranscribeView(_UploadView):
     )
     def post(self, request: Request) -> Response | HttpResponse:
         data = _validate(s.TranscribeFormSerializer, form_data(request))
-        upload = data["file"]
-        service = _service()
-        service.check_extension(upload.name)
-        service.check_size(upload.size)
-        choice = service.choose(data.get("model"))
-        options = service.options(choice, data.get("language"), data.get("prompt"))
-        with transcription_service.file_on_disk(upload, upload.name) as path:
-            prepared = service.prepare(path, upload.name)
-            return _transcription_response(prepared, choice, options, data["response_format"])
+        return _transcribe(AudioSource.from_upload(data["file"]), data)
 
 
 class Base64TranscribeView(ContractView):
@@ -90,14 +88,7 @@ class Base64TranscribeView(ContractView):
     )
     def post(self, request: Request) -> Response | HttpResponse:
         data = self.validated(request, s.Base64RequestSerializer)
-        service = _service()
-        service.check_size(len(data["audio"]))
-        choice = service.choose(data.get("model"))
-        options = service.options(choice, data.get("language"), data.get("prompt"))
-        filename = data["filename"] or "audio"
-        with transcription_service.bytes_on_disk(data["audio"], filename) as path:
-            prepared = service.prepare(path, filename)
-            return _transcription_response(prepared, choice, options, data["response_format"])
+        return _transcribe(AudioSource.from_bytes(data["audio"], data["filename"] or "audio"), data)
 
 
 class AudioPathTranscribeView(ContractView):
@@ -112,13 +103,7 @@ class AudioPathTranscribeView(ContractView):
     )
     def post(self, request: Request) -> Response | HttpResponse:
         data = self.validated(request, s.AudioPathRequestSerializer)
-        service = _service()
-        path = _resolve_upload_path(data["file_path"])
-        service.check_extension(path.name)
-        choice = service.choose(data.get("model"))
-        options = service.options(choice, data.get("language"), data.get("prompt"))
-        prepared = service.prepare(path, path.name)
-        return _transcription_response(prepared, choice, options, data["response_format"])
+        return _transcribe(AudioSource.from_upload_folder(data["file_path"]), data)
 
 
 class ConvertView(_UploadView):
@@ -129,29 +114,20 @@ class ConvertView(_UploadView):
     )
     def post(self, request: Request) -> FileResponse:
         data = _validate(s.ConvertFormSerializer, form_data(request))
-        upload, fmt = data["file"], data["target_format"]
-        service = _service()
-        service.check_extension(upload.name)
-        service.check_size(upload.size)
-        with transcription_service.file_on_disk(upload, upload.name) as source:
-            prepared = service.prepare(source, upload.name)
-            with transcription_service.temporary_path(f".{fmt}") as target:
-                info = service.convert(
-                    prepared,
-                    fmt,
-                    target,
-                    sample_rate=data.get("sample_rate"),
-                    channels=data.get("channels"),
-                    bitrate=data.get("bitrate"),
-                )
-                # Opened before the scratch path is removed: the open handle keeps the data readable
-                # while it streams, and nothing is left on disk even if the client goes away.
-                handle = target.open("rb")
+        service = TranscriptionService.get_instance()
+        converted = async_to_sync(service.convert_audio)(
+            AudioSource.from_upload(data["file"]),
+            data["target_format"],
+            sample_rate=data.get("sample_rate"),
+            channels=data.get("channels"),
+            bitrate=data.get("bitrate"),
+        )
+        fmt, info = converted.target_format, converted.info
         response = FileResponse(
-            handle,
+            converted.handle,
             status=status.HTTP_201_CREATED,
             as_attachment=True,
-            filename=f"{Path(upload.name).stem or 'audio'}.{fmt}",
+            filename=f"{Path(converted.filename).stem or 'audio'}.{fmt}",
             content_type=OUTPUT_FORMATS[fmt].mime_type,
         )
         response["X-Audio-Duration"] = f"{info.duration:.3f}"
@@ -172,19 +148,16 @@ class EstimateCostView(ContractView):
         summary="Estimate the cost of transcribing audio ($0.006/min on whisper-api) from a duration or a file",
     )
     def post(self, request: Request) -> Response:
-        service = _service()
+        service = TranscriptionService.get_instance()
         if request.content_type.startswith("multipart/"):
             install_upload_limit(request)
             data = _validate(s.EstimateCostFormSerializer, form_data(request))
-            upload = data["file"]
-            service.check_extension(upload.name)
-            service.check_size(upload.size)
-            with transcription_service.file_on_disk(upload, upload.name) as path:
-                duration = service.prepare(path, upload.name).info.duration  # measured by decoding
+            # A file's duration is measured by decoding it.
+            estimate = {"source": AudioSource.from_upload(data["file"])}
         else:
             data = self.validated(request, s.EstimateCostRequestSerializer)
-            duration = data["duration_seconds"]
-        body = service.estimate_cost(float(duration), data["backend"])
+            estimate = {"duration_seconds": data["duration_seconds"]}
+        body = async_to_sync(service.estimate_audio_cost)(data["backend"], **estimate)
         body = {key: js_number(value) if isinstance(value, float) else value for key, value in body.items()}
         return self.created({"success": True, **body})
 
@@ -192,19 +165,19 @@ class EstimateCostView(ContractView):
 class FormatsView(ContractView):
     @extend_schema(responses=s.FormatsResponseSerializer, summary="Supported audio formats")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "formats": _service().formats()})
+        return Response({"success": True, "formats": TranscriptionService.get_instance().formats()})
 
 
 class LanguagesView(ContractView):
     @extend_schema(responses=s.LanguagesResponseSerializer, summary="Languages offered to clients")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "languages": _service().languages()})
+        return Response({"success": True, "languages": TranscriptionService.get_instance().languages()})
 
 
 class TranscriptionHealthView(ContractView):
     @extend_schema(responses=s.TranscriptionHealthSerializer, summary="Transcription backend status")
     def get(self, request: Request) -> Response:
-        return Response(_service().health())
+        return Response(TranscriptionService.get_instance().health())
 
 
 class JobView(ContractView):
@@ -220,15 +193,11 @@ class JobView(ContractView):
 
 
 # --- helpers
-def _transcription_response(
-    prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions, response_format: str
-) -> Response | HttpResponse:
-    service = _service()
-    if service.runs_in_background(prepared):
-        job = jobs.create_job(prepared, choice, options, response_format)
-        body = {"success": True, "job": _job_body(None, job)}
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": _status_url(job)})
-    transcript = service.transcribe(prepared, choice, options)
+def _transcription_response(result: TranscriptionResult) -> Response | HttpResponse:
+    if result.job is not None:
+        body = {"success": True, "job": _job_body(None, result.job)}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": _status_url(result.job)})
+    transcript, response_format = result.transcript, result.response_format
     if response_format in output.CONTENT_TYPES:
         return HttpResponse(
             output.render(transcript, response_format),
@@ -237,26 +206,6 @@ def _transcription_response(
         )
     body = output.as_verbose(transcript) if response_format == "verbose_json" else output.as_json(transcript)
     return Response({"success": True, "transcription": body}, status=status.HTTP_201_CREATED)
-
-
-def _resolve_upload_path(raw: str) -> Path:
-    """A path inside TRANSCRIPTION_UPLOAD_DIR, with symlinks and '..' resolved before the check."""
-    base = Path(settings.TRANSCRIPTION_UPLOAD_DIR).resolve()
-    if not raw.strip() or "\x00" in raw:
-        raise ServiceError("filePath must name a file inside the upload folder", 400)
-    candidate = Path(raw)
-    try:
-        resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
-        if not resolved.is_relative_to(base):
-            raise ServiceError("filePath must point to a file inside the configured upload folder", 403)
-        is_file = resolved.is_file()
-    except RuntimeError as exc:  # Python 3.11's resolve() on a symlink loop
-        raise BadRequest("filePath cannot be resolved: it is a loop of symbolic links") from exc
-    except OSError as exc:  # ENAMETOOLONG, ELOOP...: the path cannot name a file at all
-        raise BadRequest(f"filePath cannot name a file: {exc.strerror or type(exc).__name__}") from exc
-    if not is_file:
-        raise NotFoundError(f"Audio file not found: {raw}")
-    return resolved
 
 
 def _status_url(job: TranscriptionJob) -> str:

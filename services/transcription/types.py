@@ -180,3 +180,9 @@ def transcript_from_dict(data: dict) -> Transcript:
             for s in data.get("segments", [])
         ],
     )
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: TranscriptionEngine
+    model: str
