@@ -16,7 +16,6 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
@@ -26,7 +25,55 @@ from services.rerank.base import Reranker
 
 logger = logging.getLogger("mlservice.rerank")
 
-_KEYED = (("cohere", "COHERE_API_KEY"), ("jina", "JINA_API_KEY"), ("voyage", "VOYAGE_API_KEY"))
+_KEYED = ("cohere", "jina", "voyage")  # hosted providers, in the order ``auto`` tries their keys
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """The area's settings, read once (``rerank_config()``; rebuilt when a setting changes)."""
+
+    provider: str  # RERANK_PROVIDER as configured (may be "auto")
+    url: str
+    model: str
+    api_keys: dict[str, str]  # cohere/jina/voyage -> key ("" when unset)
+    timeout: float
+    batch_size: int
+    max_documents: int
+    max_document_chars: int
+    max_total_chars: int
+
+    @property
+    def resolved_provider(self) -> str:
+        """The provider ``RERANK_PROVIDER`` names, or for ``auto`` the first one configured."""
+        if self.provider != "auto":
+            return self.provider
+        for provider in _KEYED:
+            if self.api_keys[provider]:
+                return provider
+        return "tei" if self.url else "local"
+
+
+@functools.cache
+def rerank_config() -> RerankConfig:
+    return RerankConfig(
+        provider=settings.RERANK_PROVIDER,
+        url=settings.RERANK_URL,
+        model=settings.RERANK_MODEL,
+        api_keys={
+            "cohere": settings.COHERE_API_KEY,
+            "jina": settings.JINA_API_KEY,
+            "voyage": settings.VOYAGE_API_KEY,
+        },
+        timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+        batch_size=settings.RERANK_BATCH_SIZE,
+        max_documents=settings.RERANK_MAX_DOCUMENTS,
+        max_document_chars=settings.RERANK_MAX_DOCUMENT_CHARS,
+        max_total_chars=settings.RERANK_MAX_TOTAL_CHARS,
+    )
+
+
+_RERANK_SETTINGS = ("RERANK_", "COHERE_API_KEY", "JINA_API_KEY", "VOYAGE_API_KEY", "PROVIDER_TIMEOUT_SECONDS")
+register_reset(rerank_config.cache_clear, settings=_RERANK_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -45,12 +92,7 @@ class RerankOutcome:
 
 def configured_provider() -> str:
     """The provider ``RERANK_PROVIDER`` names, or for ``auto`` the first one configured."""
-    if settings.RERANK_PROVIDER != "auto":
-        return settings.RERANK_PROVIDER
-    for provider, key_setting in _KEYED:
-        if getattr(settings, key_setting):
-            return provider
-    return "tei" if settings.RERANK_URL else "local"
+    return rerank_config().resolved_provider
 
 
 class RerankService:
@@ -97,11 +139,10 @@ def check_rerank_input(query: str, documents: list[str]) -> None:
         raise BadRequest("query should not be empty")
     if not documents:
         raise BadRequest("documents should not be empty")
-    if len(documents) > settings.RERANK_MAX_DOCUMENTS:
-        raise BadRequest(
-            f"documents must contain no more than {settings.RERANK_MAX_DOCUMENTS} elements (RERANK_MAX_DOCUMENTS)"
-        )
-    limit = settings.RERANK_MAX_DOCUMENT_CHARS
+    config = rerank_config()
+    if len(documents) > config.max_documents:
+        raise BadRequest(f"documents must contain no more than {config.max_documents} elements (RERANK_MAX_DOCUMENTS)")
+    limit = config.max_document_chars
     if len(query) > limit:
         raise PayloadTooLarge(f"query is {len(query)} characters; the limit is {limit} (RERANK_MAX_DOCUMENT_CHARS)")
     for index, document in enumerate(documents):
@@ -110,10 +151,10 @@ def check_rerank_input(query: str, documents: list[str]) -> None:
                 f"documents[{index}] is {len(document)} characters; the limit is {limit} (RERANK_MAX_DOCUMENT_CHARS)"
             )
     total = len(query) + sum(len(document) for document in documents)
-    if total > settings.RERANK_MAX_TOTAL_CHARS:
+    if total > config.max_total_chars:
         raise PayloadTooLarge(
             f"query and documents hold {total} characters together; the limit is "
-            f"{settings.RERANK_MAX_TOTAL_CHARS} (RERANK_MAX_TOTAL_CHARS)"
+            f"{config.max_total_chars} (RERANK_MAX_TOTAL_CHARS)"
         )
 
 
@@ -122,47 +163,30 @@ def _unit(score: float) -> float:
     return min(1.0, max(0.0, float(score)))
 
 
-def _build(provider: str) -> Reranker:
+def _build(config: RerankConfig) -> Reranker:
+    provider = config.resolved_provider
     if provider == "local":
         from services.rerank.local import LocalReranker
 
         return LocalReranker()
     from services.rerank.http_providers import HTTPReranker
 
-    api_key = dict(_KEYED).get(provider)
-    if provider in ("tei", "infinity") and not settings.RERANK_URL:
+    if provider in ("tei", "infinity") and not config.url:
         raise NotConfigured(f"RERANK_PROVIDER={provider} needs RERANK_URL (the server's address)")
     return HTTPReranker(
         provider,
-        url=settings.RERANK_URL,
-        api_key=getattr(settings, api_key) if api_key else "",
-        model=settings.RERANK_MODEL,
-        timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-        batch_size=settings.RERANK_BATCH_SIZE,
-    )
-
-
-def _config_key() -> tuple[Any, ...]:
-    return (
-        configured_provider(),
-        settings.RERANK_URL,
-        settings.RERANK_MODEL,
-        settings.COHERE_API_KEY,
-        settings.JINA_API_KEY,
-        settings.VOYAGE_API_KEY,
-        settings.PROVIDER_TIMEOUT_SECONDS,
-        settings.RERANK_BATCH_SIZE,
+        url=config.url,
+        api_key=config.api_keys.get(provider, ""),
+        model=config.model,
+        timeout=config.timeout,
+        batch_size=config.batch_size,
     )
 
 
 @functools.cache
-def _instance(key: tuple[Any, ...]) -> RerankService:
-    return RerankService(_build(key[0]))
-
-
-register_reset(_instance.cache_clear, settings=("RERANK_", "COHERE_", "JINA_", "VOYAGE_", "PROVIDER_"))
-
-
 def get_instance() -> RerankService:
-    """One service per configuration (tests switch providers with override_settings)."""
-    return _instance(_config_key())
+    """One service for the configuration; override_settings rebuilds it (mlservice/core/resets.py)."""
+    return RerankService(_build(rerank_config()))
+
+
+register_reset(get_instance.cache_clear, settings=_RERANK_SETTINGS)

@@ -10,6 +10,7 @@ from django.core.signals import setting_changed
 from django.test import override_settings
 
 from mlservice.core import resets
+from mlservice.core.errors import BadRequest
 from services import health_service, model_gate, rerank_service, transcription_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def test_one_receiver_is_connected() -> None:
 
 def test_no_other_setting_changed_receiver_in_the_project() -> None:
     found = subprocess.run(
-        ["git", "grep", "-l", "setting_changed", "--", "*.py", ":!**/tests/**", ":!tests/**"],
+        ["git", "grep", "-lE", r"receiver\(setting_changed|setting_changed\.connect", "--", "*.py", ":!**/tests/**"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -94,3 +95,14 @@ def test_health_forgets_its_cached_probes(monkeypatch) -> None:
     with override_settings(HEALTH_CACHE_SECONDS=60.0):
         assert health._cached is None
     assert health_service.get_instance() is health  # the apps' registered probes stay
+
+
+def test_rerank_settings_are_read_once_and_rebuilt_on_change() -> None:
+    config = rerank_service.rerank_config()
+    assert rerank_service.rerank_config() is config
+    with override_settings(RERANK_PROVIDER="local", RERANK_MAX_DOCUMENTS=3):
+        assert rerank_service.rerank_config().max_documents == 3
+        assert rerank_service.get_instance().provider_name == "local"
+        with pytest.raises(BadRequest, match="no more than 3 elements"):
+            rerank_service.check_rerank_input("query", ["a", "b", "c", "d"])
+    assert rerank_service.rerank_config().max_documents == config.max_documents
