@@ -1,16 +1,19 @@
-"""/analysis/* (contract 4.4): thin views over services.analysis_service."""
+"""/analysis/* (contract 4.4): thin views over services.analysis_service (the guide's pattern:
+validate, ``async_to_sync(service.method)(...)``, return; the streamed generate stays sync)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from generation.streaming import stream_response
+from mlservice.api.chat_stream import stream_response
 from mlservice.api.views import ContractView
-from services import analysis_service
+from services.analysis_service import AnalysisService
 
 from . import serializers as s
 
@@ -34,7 +37,8 @@ class SummarizeView(ContractView):
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         max_length = data.get("max_length")
-        body = analysis_service.get_instance().summarize(
+        service = AnalysisService.get_instance()
+        body = async_to_sync(service.summarize_text)(
             data["text"], int(max_length) if max_length is not None else None, data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
@@ -48,7 +52,8 @@ class SentimentView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().sentiment(
+        service = AnalysisService.get_instance()
+        body = async_to_sync(service.analyze_sentiment)(
             data["text"], data["include_aspects"], data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
@@ -62,7 +67,8 @@ class KeywordsView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().keywords(
+        service = AnalysisService.get_instance()
+        body = async_to_sync(service.extract_keywords)(
             data["text"], int(data["max_keywords"]), data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
@@ -78,25 +84,14 @@ class GenerateView(ContractView):
     )
     def post(self, request: Request) -> Any:
         data = self.validated(request)
-        service = analysis_service.get_instance()
+        service = AnalysisService.get_instance()
         max_tokens = int(data["max_tokens"]) if data.get("max_tokens") is not None else None
         args = (data["prompt"], data.get("context"), data.get("model"), max_tokens, data.get("temperature"))
         if data["stream"]:
-            requested = data.get("model")
-
-            def final(text: str, last: Any) -> dict[str, Any]:
-                usage = last.usage or {}
-                return _ok(
-                    {
-                        "content": text,
-                        "model": requested or last.model,
-                        "tokensUsed": usage.get("total_tokens", 0),
-                        "method": f"llm:{last.model}",
-                    }
-                )
-
-            return stream_response(service.stream_generate(*args), final)
-        return self.created(_ok(service.generate(*args)))
+            stream = service.stream_generate(*args)
+            # The done event carries the same body as the non-streaming answer, envelope included.
+            return stream_response(replace(stream, final_body=lambda text, last: _ok(stream.final_body(text, last))))
+        return self.created(_ok(async_to_sync(service.generate_text)(*args)))
 
 
 class ClassifyView(ContractView):
@@ -107,7 +102,8 @@ class ClassifyView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().classify(
+        service = AnalysisService.get_instance()
+        body = async_to_sync(service.classify_text)(
             data["text"], data["categories"], data["multi_label"], data.get("model"), data.get("method")
         )
         return self.created(_ok(body))
@@ -123,7 +119,8 @@ class TextView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        body = analysis_service.get_instance().analyze(
+        service = AnalysisService.get_instance()
+        body = async_to_sync(service.analyze_text)(
             data["text"], data.get("analyses"), data.get("model"), data.get("method")
         )
         return self.created(_ok(body))

@@ -12,7 +12,7 @@ import re
 
 import schemathesis
 
-# The start of each "provider not configured" message (services/llm_service.py, generation/views.py).
+# The start of each "provider not configured" message (services/llm_service.py, services/generation_service.py).
 UNCONFIGURED_PROVIDER_MESSAGES = (
     "No language model is configured:",
     "Image generation needs OPENAI_API_KEY",

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -21,7 +22,7 @@ from rest_framework.views import APIView
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
 from mlservice.core.errors import BadRequest, ServiceError
-from services import llm_service
+from services.generation_service import GenerationService
 from services.llm.base import ChatDelta
 
 from . import openai_rag
@@ -142,7 +143,7 @@ class OpenAIChatCompletionsView(APIView):
             rag = openai_rag.parse_rag(request.data)
         except (OpenAIRequestError, openai_rag.RagRequestError) as exc:
             raise BadRequest(str(exc), param=exc.param) from exc
-        llm = llm_service.get_instance()
+        service = GenerationService.get_instance()
         call = {key: params[key] for key in ("model", "temperature", "max_tokens", "json_mode")}
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
@@ -155,31 +156,15 @@ class OpenAIChatCompletionsView(APIView):
                 return openai_rag.stream(events, completion_id, created, params["include_usage"])
             return openai_rag.completion(events, completion_id, created)
         if params["stream"]:
-            deltas = prefetch(llm.stream_chat(params["messages"], **call))
+            deltas = prefetch(service.stream_deltas(params["messages"], **call))
             # A deadline or unexpected failure mid-stream is written in OpenAI's in-band error shape too.
             return sse_response(_chunks(deltas, completion_id, created, params), error_event=openai_error_event)
-        result = llm.chat(params["messages"], **call)
-        body = {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": result.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.content, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": result.finish_reason or "stop",
-                }
-            ],
-            "usage": result.usage,
-            "system_fingerprint": None,
-        }
+        body = async_to_sync(service.openai_chat_completion)(params["messages"], completion_id, created, **call)
         return HttpResponse(dumps(body), status=200, content_type="application/json")
 
 
 def _chunks(deltas: Iterator[ChatDelta], completion_id: str, created: int, params: dict[str, Any]) -> Iterator[bytes]:
-    model = params["model"] or llm_service.get_instance().resolve(None).model
+    model = params["model"] or GenerationService.get_instance().default_model()
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         return chat_chunk(completion_id, created, model, delta, finish)

@@ -7,6 +7,11 @@ the contract's keys plus ``method`` (``"llm:<model that answered>"`` or ``"local
 Fast methods (``services/analysis``): embedding-axis sentiment, position-biased SingleRank
 keyphrases, lead-biased TextRank summary, embedding zero-shot classification. The local LLM reads
 a bounded prefix of the text (its context window is small) and writes a bounded answer.
+
+Views follow the guide's service pattern: ``AnalysisService.get_instance()`` and
+``async_to_sync(service.summarize_text)(...)`` (likewise ``analyze_sentiment``, ``extract_keywords``,
+``classify_text``, ``generate_text``, ``analyze_text``); the sync methods they wrap (``summarize``,
+``sentiment``, ...) stay for sync callers, and ``stream_generate`` stays a sync stream.
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from mlservice.core.errors import PayloadTooLarge, ServiceError
 from services import llm_service
 from services.llm.base import ChatDelta
+from services.llm_service import ChatStream
 
 from .analysis import classify as local_classify
 from .analysis import keywords as local_keywords
@@ -58,6 +64,56 @@ LOCAL_SUMMARY_MAX_WORDS = 150
 
 
 class AnalysisService:
+    @classmethod
+    def get_instance(cls) -> AnalysisService:
+        """The process-wide service (the guide's service pattern)."""
+        return get_instance()
+
+    # --- async interface (the guide's views call these through async_to_sync) ----------------
+    # Each runs its sync twin back on the request's own thread (sync_to_async, thread_sensitive):
+    # the local methods read and write the embedding cache through Django's per-thread cache
+    # connections, and ``analyze`` fans out to its own thread pool; on async_to_sync's private
+    # loop thread they would open fresh connections for every request.
+    async def summarize_text(
+        self, text: str, max_length: int | None = None, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.summarize)(text, max_length, model, method)
+
+    async def analyze_sentiment(
+        self, text: str, include_aspects: bool = False, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.sentiment)(text, include_aspects, model, method)
+
+    async def extract_keywords(
+        self, text: str, max_keywords: int = 10, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.keywords)(text, max_keywords, model, method)
+
+    async def classify_text(
+        self,
+        text: str,
+        categories: list[str],
+        multi_label: bool = False,
+        model: str | None = None,
+        method: str | None = None,
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.classify)(text, categories, multi_label, model, method)
+
+    async def generate_text(
+        self,
+        prompt: str,
+        context: str | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.generate)(prompt, context, model, max_tokens, temperature)
+
+    async def analyze_text(
+        self, text: str, analyses: list[str] | None = None, model: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.analyze)(text, analyses, model, method)
+
     # --- backend choice ---------------------------------------------------------------------
     def uses_llm(self, method: str | None = None) -> bool:
         """``method`` from the request wins over ANALYSIS_BACKEND (validated at start-up)."""
@@ -320,11 +376,23 @@ class AnalysisService:
         model: str | None = None,
         max_tokens: int | None = None,  # None: DEFAULT_MAX_TOKENS
         temperature: float | None = None,  # None: DEFAULT_TEMPERATURE
-    ) -> Iterator[ChatDelta]:
+    ) -> ChatStream:
+        """``generate`` as a stream; its ``done`` body has ``generate``'s keys, with the model that
+        answered when the request named none."""
         self._check_size(prompt + (context or ""))
-        return llm_service.get_instance().stream_chat(
+        deltas = llm_service.get_instance().stream_chat(
             self._generate_messages(prompt, context), model=model, temperature=temperature, max_tokens=max_tokens
         )
+
+        def final(text: str, last: ChatDelta) -> dict[str, Any]:
+            return {
+                "content": text,
+                "model": model or last.model,
+                "tokensUsed": (last.usage or {}).get("total_tokens", 0),
+                "method": f"llm:{last.model}",
+            }
+
+        return ChatStream(deltas, final)
 
     # --- analyze (several at once) ----------------------------------------------------------
     def analyze(

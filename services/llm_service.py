@@ -6,6 +6,7 @@
     result.content, result.model, result.usage, result.finish_reason
     for delta in llm.stream_chat(messages, ...):   # ChatDelta; the last has done=True + usage
         ...
+    result = async_to_sync(LLMService.get_instance().complete)(messages, ...)   # the guide's pattern
 
 Routing by model name (``model`` argument, else ``DEFAULT_LLM_MODEL``, else by which keys exist):
 - ``claude-*``                  -> Anthropic (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``)
@@ -27,8 +28,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -38,7 +40,7 @@ from mlservice.core.errors import NotConfigured
 from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
 
-__all__ = ["ChatDelta", "ChatResult", "LLMService", "empty_usage", "get_instance"]
+__all__ = ["ChatDelta", "ChatResult", "ChatStream", "LLMService", "empty_usage", "get_instance"]
 
 logger = logging.getLogger("mlservice.llm")
 
@@ -59,10 +61,41 @@ class Route:
     model: str
 
 
+@dataclass(frozen=True)
+class ChatStream:
+    """A streamed answer as a service hands it to a view: the deltas to send as they come, and
+    ``final_body(full_text, last_delta)``, the body of the closing event (the one a non-streaming
+    call answers with). The HTTP layer writes both as Server-Sent Events."""
+
+    deltas: Iterator[ChatDelta]
+    final_body: Callable[[str, ChatDelta], dict[str, Any]]
+
+
 class LLMService:
     def __init__(self) -> None:
         self._providers: dict[str, ChatProvider] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def get_instance(cls) -> LLMService:
+        """The process-wide service (the guide's service pattern)."""
+        return get_instance()
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_mode: bool = False,
+    ) -> ChatResult:
+        """``chat`` for async callers (``async_to_sync(llm.complete)(...)``).
+
+        A provider call is outbound HTTP (or the local llama.cpp server) and touches no ORM, so it
+        runs right here, on the private loop ``async_to_sync`` gives the calling thread; it blocks
+        that loop, which serves only this call.
+        """
+        return self.chat(messages, model=model, temperature=temperature, max_tokens=max_tokens, json_mode=json_mode)
 
     # --- configuration -------------------------------------------------------------------
     def configured_kinds(self) -> list[str]:
