@@ -63,6 +63,10 @@ def env_key_identity(raw_key: str) -> str:
 class AuthService:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._forget()
+
+    def _forget(self) -> None:
+        """The state of a freshly started worker (the lock stays: reset() holds it)."""
         self._db_hashes: dict[str, int] = {}
         self._db_has_keys = False
         self._loaded = False
@@ -127,7 +131,7 @@ class AuthService:
     def reset(self) -> None:
         """Forget everything, as a freshly started worker (tests)."""
         with self._lock:
-            self.__init__()
+            self._forget()
 
     def auth_enabled(self) -> bool:
         """Whether a key is required; raises KeysUnavailable when that cannot be known yet."""

@@ -35,7 +35,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from django.conf import settings
@@ -52,6 +53,7 @@ from services.embeddings.openai_provider import OPENAI_MODEL_IDS, OPENAI_MODELS,
 __all__ = ["LOCAL_MODEL_NAME", "EmbeddingResult", "EmbeddingService", "ModelInfo", "get_instance"]
 
 logger = logging.getLogger("mlservice.embeddings")
+_P = TypeVar("_P")  # a provider class (LocalProvider, OpenAIProvider)
 
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
 EMPTY_TEXT_MESSAGE = "Cannot generate embedding for empty text"
@@ -70,7 +72,8 @@ class EmbeddingService:
         The model work is CPU-bound and touches no ORM, so it runs right here, on the private loop
         that ``async_to_sync`` gives the calling thread; no further thread hop is needed.
         """
-        return self.embed_one(text, model).vectors[0].tolist()
+        vector: list[float] = self.embed_one(text, model).vectors[0].tolist()
+        return vector
 
     def resolve_model(self, model: str | None) -> str:
         """The model a request for ``model`` (None: the default) is served by; raises like ``embed``."""
@@ -282,9 +285,10 @@ class EmbeddingService:
             ),
         )
 
-    def _provider(self, key: tuple[Any, ...], factory: Any) -> Any:
+    def _provider(self, key: tuple[Any, ...], factory: Callable[[], _P]) -> _P:
         # Keyed by configuration so override_settings (tests) and reconfiguration take effect.
-        provider = self._providers.get(key)
+        # The key's first item names the provider class, so the entry is the factory's type.
+        provider: _P | None = self._providers.get(key)
         if provider is None:
             with self._lock:
                 provider = self._providers.get(key)

@@ -162,7 +162,7 @@ def _check_database() -> None:
 def _check_cache() -> bool:
     key = f"health:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=5)
-    value = cache.get(key)
+    value: object = cache.get(key)
     cache.delete(key)
     return value == "1"
 

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from mlservice.core.errors import ServiceError
 from services import embedding_service, llm_service, transcription_service
-from services.transcription_service import OPENAI_MODELS as OPENAI_TRANSCRIPTION_MODELS
+from services.transcription.openai_engine import OPENAI_MODELS as OPENAI_TRANSCRIPTION_MODELS
 
 # OpenAI reports when each model was created; ours are as old as this process's catalogue. A
 # fixed value per process keeps list and retrieve consistent.

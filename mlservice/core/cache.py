@@ -11,12 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
 logger = logging.getLogger("mlservice.cache")
+_T = TypeVar("_T")
 
 
 class GuardedCache:
@@ -36,11 +37,13 @@ class GuardedCache:
     def reset(self) -> None:
         self._open_until = 0.0
 
-    def _call(self, default: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, default: _T, method: str, *args: Any, **kwargs: Any) -> _T:
         if not self.available:
             return default
         try:
-            return getattr(caches[self.alias], method)(*args, **kwargs)
+            # Django's cache methods are typed by name; the default stands for their result type.
+            result: _T = getattr(caches[self.alias], method)(*args, **kwargs)
+            return result
         except Exception as exc:  # noqa: BLE001 - any backend error means "no cache"
             self._trip(method, exc)
             return default

@@ -18,7 +18,8 @@ ERROR_CODE_HEADER = "X-Error-Code"
 class ServiceError(Exception):
     """A failure the client should see with its own message (a provider down, a bad audio file...)."""
 
-    code: ClassVar[str] = "service_error"
+    # A class default that one instance may make more precise (``code=`` below).
+    code: str = "service_error"
     default_status: ClassVar[int] = 500
     # Whether a client should try again; None lets the status decide (408/409/429 and 5xx: yes).
     retryable: ClassVar[bool | None] = None

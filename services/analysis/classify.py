@@ -44,13 +44,15 @@ def describe(label: str) -> str:
 def _label_vectors(labels: list[str]) -> np.ndarray:
     texts = [template.format(label=describe(label)) for label in labels for template in TEMPLATES]
     vectors = embed(texts).reshape(len(labels), len(TEMPLATES), -1).mean(axis=1)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
 
 
 def similarities(texts: list[str], labels: list[str]) -> np.ndarray:
     """Cosine similarity of each text (rows) to each label (columns)."""
     text_vectors = embed(texts)
-    return text_vectors @ _label_vectors(labels).T
+    cosines: np.ndarray = text_vectors @ _label_vectors(labels).T
+    return cosines
 
 
 def classify(text: str, labels: list[str], multi_label: bool = False) -> list[Classification]:

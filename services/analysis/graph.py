@@ -22,7 +22,9 @@ def pagerank(
     dangling = out_weight == 0
     scores = teleport.copy()
     for _ in range(iterations):
-        updated = damping * (scores @ transition + scores[dangling].sum() * teleport) + (1 - damping) * teleport
+        updated: np.ndarray = (
+            damping * (scores @ transition + scores[dangling].sum() * teleport) + (1 - damping) * teleport
+        )
         if np.abs(updated - scores).sum() < tolerance:
             return updated
         scores = updated

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -53,12 +54,18 @@ class Axis:
     spread: np.ndarray
 
 
+class Aspect(TypedDict):
+    aspect: str
+    sentiment: str
+    score: float
+
+
 @dataclass(frozen=True)
 class SentimentResult:
     sentiment: str
     score: float
     confidence: float
-    aspects: list[dict] | None = None
+    aspects: list[Aspect] | None = None
 
 
 @functools.cache
@@ -102,13 +109,15 @@ def polarity_scores(texts: list[str]) -> np.ndarray:
 
 def _polarity(vectors: np.ndarray) -> np.ndarray:
     axis = _axis()
-    return np.tanh((vectors - axis.centre) @ axis.direction / axis.scale)
+    polarity: np.ndarray = np.tanh((vectors - axis.centre) @ axis.direction / axis.scale)
+    return polarity
 
 
 def _subjectivity(vectors: np.ndarray) -> np.ndarray:
     """> 0: the text reads as an opinion; < 0: as a neutral statement (about +-1 at the centroids)."""
     axis = _axis()
-    return (vectors - axis.subjective_midpoint) @ axis.subjective_direction / axis.subjective_scale
+    opinion: np.ndarray = (vectors - axis.subjective_midpoint) @ axis.subjective_direction / axis.subjective_scale
+    return opinion
 
 
 def three_class_label(score: float, opinion: float) -> str:
@@ -156,9 +165,9 @@ def _confidence(score: float, label: str, opinion: float) -> float:
     return 0.5 + 0.5 * min(1.0, abs(score) / math.tanh(1.0))
 
 
-def _aspects(text: str, sentences: list[str], sentence_scores: np.ndarray) -> list[dict]:
+def _aspects(text: str, sentences: list[str], sentence_scores: np.ndarray) -> list[Aspect]:
     """Key phrases of the text, each with the sentiment of the sentences that mention it."""
-    aspects = []
+    aspects: list[Aspect] = []
     for phrase in extract_keywords(text, max_keywords=5):
         mentions = [
             float(s)

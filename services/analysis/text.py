@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Protocol
 
 import snowballstemmer
 
@@ -50,9 +51,16 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+class _Stemmer(Protocol):
+    """The part of snowballstemmer's (untyped) stemmer objects used here."""
+
+    def stemWord(self, word: str) -> str: ...
+
+
 @functools.cache
-def _stemmer():  # type: ignore[no-untyped-def]
-    return snowballstemmer.stemmer("porter")
+def _stemmer() -> _Stemmer:
+    stemmer: _Stemmer = snowballstemmer.stemmer("porter")
+    return stemmer
 
 
 @functools.lru_cache(maxsize=65536)

@@ -47,8 +47,10 @@ class Encoded:
 
 
 class EmbeddingProvider(Protocol):
-    #: Part of every cache key, so vectors of different backends or servers never mix.
-    cache_namespace: str
+    @property
+    def cache_namespace(self) -> str:
+        """Part of every cache key, so vectors of different backends or servers never mix."""
+        ...
 
     def encode(self, texts: list[str], model: str, dimensions: int | None) -> Encoded: ...
 
@@ -58,4 +60,5 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     np.maximum(norms, 1e-12, out=norms)
-    return vectors / norms
+    unit: np.ndarray = vectors / norms
+    return unit

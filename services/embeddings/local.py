@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from mlservice.core.errors import ServiceUnavailable
 from services.model_gate import gate_for
 
 from .base import Encoded, ModelInfo, l2_normalise
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding, Tokenizer
 from .batching import DynamicBatcher
 
 logger = logging.getLogger("mlservice.embeddings")
@@ -66,7 +69,7 @@ class Encoder(Protocol):
     def encode(self, texts: list[str], batch_size: int) -> Encoded: ...
 
 
-def _tokenizer(weights: Path):  # type: ignore[no-untyped-def]
+def _tokenizer(weights: Path) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
@@ -119,14 +122,16 @@ class OnnxEncoder:
             pooled[rows] = _mean_pool(self._run(ids, mask), mask)
         return Encoded(vectors=l2_normalise(pooled), token_counts=_content_tokens(lengths))
 
-    def _encode_rows(self, encodings: list, rows: range, pooled: np.ndarray) -> None:
+    def _encode_rows(self, encodings: list[Encoding], rows: range, pooled: np.ndarray) -> None:
         for row in rows:
             ids = np.asarray(encodings[row].ids, dtype=np.int64)[None, :]
             pooled[row] = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return self.session.run(None, {name: feeds[name] for name in self.input_names})[0]
+        # onnxruntime is untyped: run() returns the graph's outputs, last_hidden_state first.
+        outputs: list[np.ndarray] = self.session.run(None, {name: feeds[name] for name in self.input_names})
+        return outputs[0]
 
 
 class TorchEncoder:
@@ -169,12 +174,14 @@ def _pad(sequences: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, n
 def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     weights = mask.astype(np.float32)
     summed = np.einsum("bsh,bs->bh", hidden, weights)
-    return summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+    pooled: np.ndarray = summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+    return pooled
 
 
 def _content_tokens(lengths: np.ndarray) -> list[int]:
     """Tokens of the text itself ([CLS] and [SEP] are not the caller's tokens)."""
-    return np.maximum(lengths - 2, 0).tolist()
+    counts: list[int] = np.maximum(lengths - 2, 0).tolist()
+    return counts
 
 
 def torch_backend_installed() -> bool:

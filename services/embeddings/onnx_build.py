@@ -38,8 +38,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnx  # imported where a graph is written: the service itself never needs it
 
 logger = logging.getLogger("mlservice.embeddings")
 
@@ -135,7 +139,7 @@ def _export(out: Path) -> None:
     onnx.save(model, str(out))
 
 
-def _check_config(config: dict) -> None:
+def _check_config(config: dict[str, Any]) -> None:
     """The graph below is post-LN BERT with absolute positions and exact GELU: refuse anything else."""
     expected = {
         "model_type": "bert",
@@ -158,17 +162,17 @@ class _BertGraph:
     and names, so each block follows HF ``BertModel`` (post-LayerNorm, classic extended mask).
     """
 
-    def __init__(self, weights: dict[str, np.ndarray], config: dict) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], config: dict[str, Any]) -> None:
         self.weights = weights
         self.hidden = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.epsilon = float(config["layer_norm_eps"])
         self.max_positions = int(config["max_position_embeddings"])
-        self.nodes: list = []
-        self.initializers: list = []
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
 
-    def build(self):  # type: ignore[no-untyped-def]
+    def build(self) -> onnx.ModelProto:
         from onnx import TensorProto, helper
 
         names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -199,7 +203,7 @@ class _BertGraph:
         # torch Linear stores (out, in); MatMul wants (in, out).
         return self._const(f"{name}.T" if transpose else name, value.T if transpose else value)
 
-    def _node(self, op: str, name: str, inputs: list[str], **attributes) -> str:  # type: ignore[no-untyped-def]
+    def _node(self, op: str, name: str, inputs: list[str], **attributes: Any) -> str:
         from onnx import helper
 
         output = f"{name}_output_0"

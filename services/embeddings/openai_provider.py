@@ -111,4 +111,5 @@ def _spread(total: int, texts: list[str]) -> list[int]:
     weights = np.array([max(len(text), 1) for text in texts], dtype=np.float64)
     shares = np.floor(total * weights / weights.sum()).astype(np.int64)
     shares[: total - int(shares.sum())] += 1
-    return shares.tolist()
+    counts: list[int] = shares.tolist()
+    return counts

@@ -11,6 +11,7 @@ from typing import Any
 
 import anthropic
 
+from mlservice.core.errors import ServiceError
 from mlservice.core.provider_errors import map_provider_error
 
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
@@ -92,5 +93,5 @@ class AnthropicChatProvider:
         )
 
 
-def _error(exc: Exception):  # type: ignore[no-untyped-def]
+def _error(exc: Exception) -> ServiceError:
     return map_provider_error(exc, "Anthropic", "generation", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")

@@ -243,7 +243,7 @@ def _marker_matches(marker: Path, target: Path, model: PackagedModel) -> bool:
     if not marker.is_file() or not target.is_file():
         return False
     try:
-        recorded = json.loads(marker.read_text())
+        recorded: object = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
     return recorded == {**_fingerprint(target), "sha256": model.sha256}

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 
+from mlservice.core.errors import BadRequest, ServiceError
 from mlservice.core.provider_errors import map_provider_error
 
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
 
 # Reasoning models (o1, o3, o4-mini, gpt-5...) reject `max_tokens` and any temperature but 1.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+# The image options the API accepts (the serializer offers the same choices), as the SDK's literals.
+_IMAGE_QUALITIES: dict[str, Literal["standard", "hd"]] = {"standard": "standard", "hd": "hd"}
+_IMAGE_STYLES: dict[str, Literal["vivid", "natural"]] = {"vivid": "vivid", "natural": "natural"}
 
 
 class OpenAIChatProvider:
@@ -92,9 +96,16 @@ class OpenAIChatProvider:
         yield ChatDelta(usage=usage or make_usage(0, 0), finish_reason=finish_reason, model=model, done=True)
 
     def generate_image(self, *, prompt: str, model: str, size: str, quality: str, style: str) -> dict[str, Any]:
+        if quality not in _IMAGE_QUALITIES or style not in _IMAGE_STYLES:
+            raise BadRequest(f"Unsupported image quality {quality!r} or style {style!r}")
         try:
             response = self.client.images.generate(
-                model=model, prompt=prompt, size=size, quality=quality, style=style, n=1
+                model=model,
+                prompt=prompt,
+                size=size,
+                quality=_IMAGE_QUALITIES[quality],
+                style=_IMAGE_STYLES[style],
+                n=1,
             )
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
@@ -104,5 +115,5 @@ class OpenAIChatProvider:
             "revised_prompt": image and image.revised_prompt,
         }
 
-    def _error(self, exc: Exception):  # type: ignore[no-untyped-def]
+    def _error(self, exc: Exception) -> ServiceError:
         return map_provider_error(exc, self.name, "generation", self.key_setting, self.url_setting)

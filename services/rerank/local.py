@@ -59,7 +59,8 @@ def _embed(texts: list[str]) -> np.ndarray:
 
 def _document_cosines(query: str, documents: list[str]) -> np.ndarray:
     vectors = _embed([query, *documents])
-    return vectors[1:] @ vectors[0]
+    cosines: np.ndarray = vectors[1:] @ vectors[0]
+    return cosines
 
 
 def _bm25(query: str, documents: list[str]) -> np.ndarray:

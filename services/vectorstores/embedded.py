@@ -133,9 +133,10 @@ class EmbeddedStore:
             return self._collection(conn, collection) is not None
 
     def _collection(self, conn: sqlite3.Connection, name: str) -> tuple[int, int, int, int] | None:
-        return conn.execute(
+        row: tuple[int, int, int, int] | None = conn.execute(
             "SELECT pk, dimensions, generation, deletions FROM rag_collections WHERE name = ?", (name,)
         ).fetchone()
+        return row
 
     def collection_stats(self, collection: str) -> CollectionStats | None:
         with self._connection() as conn:
@@ -168,7 +169,8 @@ class EmbeddedStore:
                 cursor = conn.execute(
                     "INSERT INTO rag_collections (name, dimensions) VALUES (?, ?)", (collection, dimensions)
                 )
-                pk = int(cursor.lastrowid)
+                assert cursor.lastrowid is not None  # set by every INSERT
+                pk = cursor.lastrowid
                 conn.execute(
                     f"CREATE VIRTUAL TABLE {_fts(pk)} USING fts5(content, "
                     "tokenize = 'porter unicode61 remove_diacritics 2')"
@@ -404,7 +406,8 @@ def _scan(vectors: np.ndarray, query: np.ndarray, threads: int) -> np.ndarray:
     parts = min(threads, rows // PARALLEL_SCAN_MIN_ROWS)
     with _single_blas_thread():
         if parts < 2:
-            return vectors @ query
+            cosines: np.ndarray = vectors @ query
+            return cosines
         scores = np.empty(rows, dtype=np.float32)
         bounds = np.linspace(0, rows, parts + 1).astype(int)
 

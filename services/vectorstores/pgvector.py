@@ -23,9 +23,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import psycopg
 
 from .base import ChunkRecord, CollectionStats, Hit, SearchFilter, VectorStoreError, query_terms
 
@@ -105,7 +108,7 @@ class PgVectorStore:
                 except DatabaseError as exc:
                     raise VectorStoreError(f"Vector store error: {exc}") from exc
             else:
-                conn = self._own_connection()
+                conn = self._own_connection(self.dsn)
                 with conn.transaction(), conn.cursor() as cursor:
                     yield cursor
         except psycopg.Error as exc:
@@ -114,12 +117,12 @@ class PgVectorStore:
                 self._drop_connection()
             raise VectorStoreError(f"Vector store error: {exc}") from exc
 
-    def _own_connection(self) -> Any:
+    def _own_connection(self, dsn: str) -> psycopg.Connection[Any]:
         import psycopg
 
-        conn = getattr(self._local, "conn", None)
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=3)
+            conn = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
             self._local.conn = conn
         return conn
 
@@ -165,7 +168,7 @@ class PgVectorStore:
     def delete_collection(self, collection: str) -> bool:
         with self._cursor() as cursor:
             cursor.execute("DELETE FROM rag_collection WHERE name = %s", [collection])
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     # --- writes ------------------------------------------------------------------------------
     def upsert(self, collection: str, records: Sequence[ChunkRecord], replace_documents: Sequence[str]) -> None:
@@ -226,7 +229,7 @@ class PgVectorStore:
                 "AND c.name = %s AND rag_chunk.document_id = %s",
                 [collection, document_id],
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)
 
     # --- reads -------------------------------------------------------------------------------
     def dense_search(self, collection: str, vector: np.ndarray, k: int, filters: SearchFilter) -> list[Hit]:

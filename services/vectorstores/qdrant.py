@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 
@@ -157,7 +158,7 @@ class QdrantStore:
                 points = [self._point(record, dense, sparse) for record in records]
                 self.client.upsert(collection, points=points, wait=True)
             if replace_documents:
-                keep = [record.id for record in records]
+                keep: list[int | str | UUID] = [record.id for record in records]
                 selector = models.Filter(
                     must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=list(replace_documents)))],
                     must_not=[models.HasIdCondition(has_id=keep)] if keep else None,
