@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -39,6 +39,9 @@ from mlservice.core.errors import NotConfigured
 
 from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
+
+if TYPE_CHECKING:  # imported when used: it loads the OpenAI SDK
+    from .llm.openai_provider import OpenAIChatProvider
 
 __all__ = ["ChatDelta", "ChatResult", "ChatStream", "LLMService", "empty_usage", "get_instance"]
 
@@ -216,11 +219,17 @@ class LLMService:
             json_mode=json_mode,
         )
 
-    def image_provider(self):  # type: ignore[no-untyped-def]
+    def image_provider(self) -> OpenAIChatProvider | None:
         """The OpenAI provider for DALL-E, or None when no OpenAI key is set."""
+        from .llm import openai_provider
+
         if not settings.OPENAI_API_KEY:
             return None
-        return self._provider("openai")
+        provider = self._provider("openai")
+        # _build("openai") always makes one; the check narrows ChatProvider to the provider with images.
+        if not isinstance(provider, openai_provider.OpenAIChatProvider):
+            raise TypeError(f"The openai provider is a {type(provider).__name__}, which makes no images")
+        return provider
 
     def _provider(self, kind: str) -> ChatProvider:
         with self._lock:
@@ -241,7 +250,9 @@ class LLMService:
         provider = self._providers.get(key)
         if provider is None:
             for stale in [k for k in self._providers if k.startswith("local|")]:
-                self._providers.pop(stale).close()  # type: ignore[attr-defined]
+                old = self._providers.pop(stale)
+                if isinstance(old, LocalChatProvider):  # "local|" keys hold only these; others have no close()
+                    old.close()
             provider = self._providers[key] = LocalChatProvider()
         return provider
 

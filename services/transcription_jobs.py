@@ -30,7 +30,13 @@ from services.model_gate import patient
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
 from services.transcription.files import safe_suffix
-from services.transcription.types import EngineChoice, TranscriptionEngine, TranscriptionOptions, transcript_to_dict
+from services.transcription.types import (
+    EngineChoice,
+    Transcript,
+    TranscriptionEngine,
+    TranscriptionOptions,
+    transcript_to_dict,
+)
 from transcription.models import TranscriptionJob
 
 logger = logging.getLogger("mlservice.transcription.jobs")
@@ -52,8 +58,11 @@ class JobService(Protocol):
     """What a job needs of ``TranscriptionService``, which is passed in: that module imports this
     one to queue jobs, so this one does not import it back (no import cycle)."""
 
-    local: TranscriptionEngine
-    openai: TranscriptionEngine
+    # Read-only: the service holds concrete engines, which a mutable Protocol attribute would refuse.
+    @property
+    def local(self) -> TranscriptionEngine: ...
+    @property
+    def openai(self) -> TranscriptionEngine: ...
 
     def record_audio(self, choice: EngineChoice, seconds: float) -> None: ...
 
@@ -154,6 +163,7 @@ def run_job(job_id: str, service: JobService) -> None:
         logger.info("Transcription job %s: nothing to do", job_id)
         return
     started = time.perf_counter()
+    outcome: dict[str, Any]  # the fields of the final update
     _update(job_id, status=TranscriptionJob.Status.RUNNING, started_at=timezone.now(), progress=0.0)
     try:
         with patient():  # a job waits for the Whisper slot; only live requests are refused
@@ -194,7 +204,7 @@ def refresh_queue_depth() -> None:
     metrics.set_job_queue_depth(QUEUE, counts)
 
 
-def _transcribe(job: TranscriptionJob, service: JobService):
+def _transcribe(job: TranscriptionJob, service: JobService) -> Transcript:
     engine = service.openai if job.backend == service.openai.backend else service.local
     choice = EngineChoice(engine, job.model)
     options = TranscriptionOptions(language=job.language or None, prompt=job.prompt or None)
@@ -217,7 +227,7 @@ def _transcribe(job: TranscriptionJob, service: JobService):
     return transcript
 
 
-def _update(job_id, **fields) -> None:
+def _update(job_id: str | uuid.UUID, **fields: Any) -> None:
     """Write job fields, retrying briefly: SQLite refuses writes while another connection holds
     its lock (the request log, the web process polling the job)."""
     fields["updated_at"] = timezone.now()

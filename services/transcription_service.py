@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -525,7 +525,7 @@ class _param_names:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
         if isinstance(exc, ServiceError) and exc.status < 500 and exc.param is None:
             exc.param = self.param
             if isinstance(exc, UnsupportedMedia):  # OpenAI answers an unreadable format with 400
@@ -534,7 +534,7 @@ class _param_names:
 
 
 class _no_param_names(_param_names):
-    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
         return False
 
 

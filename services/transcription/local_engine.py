@@ -206,7 +206,9 @@ def speech_spans(samples: np.ndarray) -> list[dict[str, int]]:
 
     if len(samples) == 0:
         return []
-    return get_speech_timestamps(samples, VadOptions(), sampling_rate=audio.WHISPER_SAMPLE_RATE)
+    # faster_whisper is untyped: the variable's annotation states what it returns.
+    spans: list[dict[str, int]] = get_speech_timestamps(samples, VadOptions(), sampling_rate=audio.WHISPER_SAMPLE_RATE)
+    return spans
 
 
 def restore_speech_timestamps(segments: Any, speech: list[dict[str, int]], sampling_rate: int) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -135,7 +135,7 @@ class TranscriptionEngine(Protocol):
         ...
 
 
-def transcript_to_dict(transcript: Transcript) -> dict:
+def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
     """A JSON-safe copy kept with a finished job, from which every response format can be rendered."""
     return {
         "text": transcript.text,
@@ -159,7 +159,7 @@ def transcript_to_dict(transcript: Transcript) -> dict:
     }
 
 
-def transcript_from_dict(data: dict) -> Transcript:
+def transcript_from_dict(data: dict[str, Any]) -> Transcript:
     return Transcript(
         text=data["text"],
         language=data.get("language"),
