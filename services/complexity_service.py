@@ -118,6 +118,50 @@ def clamp(value: float, low: float, high: float) -> float:
 
 
 class ComplexityService:
+    """Task-complexity scoring (rules of the reference service). Pure CPU, no I/O, no ORM."""
+
+    @classmethod
+    def get_instance(cls) -> ComplexityService:
+        """The process-wide service (the guide's service pattern)."""
+        return get_instance()
+
+    # The guide's async methods: the scoring touches no ORM and takes microseconds, so each runs
+    # inline on the private loop async_to_sync gives the call.
+    async def estimate_task(
+        self,
+        title: str,
+        description: str | None = None,
+        issue_type: str | None = "task",
+        related_files: list[str] | None = None,
+    ) -> dict[str, Any]:
+        return self.estimate(title, description, issue_type, related_files)
+
+    async def analyze_task(
+        self,
+        lines_added: float = 0,
+        lines_removed: float = 0,
+        files_changed: float = 0,
+        commits: float = 1,
+        time_to_merge_hours: float | None = None,
+        review_comments: float = 0,
+        pre_complexity_score: float | None = None,
+    ) -> dict[str, Any]:
+        return self.analyze(
+            lines_added,
+            lines_removed,
+            files_changed,
+            commits,
+            time_to_merge_hours,
+            review_comments,
+            pre_complexity_score,
+        )
+
+    async def calculate_adjustment(self, pre_level: float, actual_level: float) -> Adjustment:
+        return self.adjustment(pre_level, actual_level)
+
+    async def complexity_scale(self) -> list[dict[str, Any]]:
+        return self.scale()
+
     def scale(self) -> list[dict[str, Any]]:
         return [level.as_dict() for level in SCALE.values()]
 

@@ -237,3 +237,20 @@ def test_bad_bodies_get_contract_400(post_json, body, messages):
     assert response.status_code == 400
     data = response.json()
     assert data == {"success": False, "error": "Bad Request", "message": messages, "statusCode": 400}
+
+
+def test_the_service_class_async_methods_answer_as_the_sync_ones() -> None:
+    """The guide's pattern: ComplexityService.get_instance() and async methods (for async callers)."""
+    import asyncio
+
+    from services.complexity_service import ComplexityService
+
+    service = ComplexityService.get_instance()
+    assert service is ComplexityService.get_instance()
+    task = {"title": "Add OAuth login", "description": "Google and GitHub providers", "issue_type": "feature"}
+    assert asyncio.run(service.estimate_task(**task)) == service.estimate(**task)
+    work = {"lines_added": 420, "lines_removed": 80, "files_changed": 9, "commits": 5, "pre_complexity_score": 3}
+    analysed = asyncio.run(service.analyze_task(**work))
+    assert analysed == service.analyze(**work) and analysed["metrics"]["totalLinesChanged"] == 500
+    assert asyncio.run(service.calculate_adjustment(3, 3)).multiplier == 1.1
+    assert [level["level"] for level in asyncio.run(service.complexity_scale())] == [1, 2, 3, 4, 5]
