@@ -1,5 +1,5 @@
 """The pgvector tables in the admin, read-only: collections and chunks are written through the API
-(RagService keeps chunks, embeddings and BM25 statistics consistent; an admin edit would not).
+(RAGService keeps chunks, embeddings and BM25 statistics consistent; an admin edit would not).
 
 The tables exist only on PostgreSQL (the models are ``managed = False``), so they are listed only
 there; the embedded and Qdrant stores keep their own storage.

@@ -1,7 +1,7 @@
 """POST /rag/documents: multipart upload of PDF, DOCX, HTML, Markdown and text files into a collection.
 
 The view reads the form, streams the files under the size limits (413 as soon as one is passed),
-extracts their text (``services.documents``) and hands them to ``RagService.index_files``, which
+extracts their text (``services.documents``) and hands them to ``RAGService.index_files``, which
 chunks, embeds and stores every file of the request in one atomic write: a request is
 all-or-nothing (one unreadable file and nothing of the request is stored; what was stored before
 stays).
@@ -14,6 +14,7 @@ import json
 import uuid
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -28,7 +29,7 @@ from mlservice.api.views import ContractView
 from mlservice.core.errors import BadRequest, PayloadTooLarge
 from services import documents, rag_service
 from services.documents import UnreadableDocument
-from services.rag_service import FileInput
+from services.rag_service import FileInput, RAGService
 
 # Room for the multipart boundaries and the small text fields next to the files.
 _FORM_OVERHEAD_BYTES = 64 * 1024
@@ -203,7 +204,7 @@ class DocumentsUploadView(ContractView):
                 raise UnreadableDocument(f"{name}: no text found (a scanned PDF needs OCR first)")
             extracted.append(document)
             files.append(FileInput(upload_document_id(name, raw), name, document.text, fmt))
-        counts = rag_service.get_instance().index_files(
+        counts = async_to_sync(RAGService.get_instance().add_files)(
             data["collection"],
             files,
             chunk_size=int(data["chunk_size"]),

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mlservice.api.sse import DONE, json_event, sse_response
 from mlservice.api.views import ContractView
-from services import rag_service
-from services.rag_service import DocumentInput, SearchRequest, retrieved_context
+from services.rag_service import DocumentInput, RAGService, SearchRequest, retrieved_context
 
 from . import serializers as s
 
@@ -37,7 +37,7 @@ class IndexView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        document_id = rag_service.get_instance().index_document(_document(data), data["collection"])
+        document_id = async_to_sync(RAGService.get_instance().add_document)(_document(data), data["collection"])
         return self.created(
             {
                 "success": True,
@@ -60,7 +60,7 @@ class BatchIndexView(ContractView):
     def post(self, request: Request) -> Response:
         data = self.validated(request)
         documents = [_document(dict(item)) for item in data["documents"]]
-        ids = rag_service.get_instance().index_documents(documents, data["collection"])
+        ids = async_to_sync(RAGService.get_instance().add_documents)(documents, data["collection"])
         return self.created(
             {
                 "success": True,
@@ -81,7 +81,7 @@ class IndexProjectDocumentView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        collection, chunks = rag_service.get_instance().index_project_document(
+        collection, chunks = async_to_sync(RAGService.get_instance().add_project_document)(
             document_id=data["document_id"],
             project_id=data["project_id"],
             filename=data["filename"],
@@ -109,7 +109,7 @@ class SearchView(ContractView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(request)
-        hits = rag_service.get_instance().search(
+        hits = async_to_sync(RAGService.get_instance().retrieve)(
             SearchRequest(
                 query=data["query"],
                 collection=data["collection"],
@@ -174,9 +174,9 @@ class QueryView(ContractView):
             "rerank": data["rerank"],
         }
         if data["stream"]:
-            events = rag_service.get_instance().stream_answer(**arguments)
+            events = RAGService.get_instance().stream_answer(**arguments)
             return sse_response(_query_events(events))
-        body = rag_service.get_instance().answer(**arguments)
+        body = async_to_sync(RAGService.get_instance().query)(**arguments)
         return self.created({"success": True, **body})
 
 
@@ -194,18 +194,18 @@ def _query_events(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[byte
 class CollectionsView(ContractView):
     @extend_schema(responses=s.CollectionsResponseSerializer, summary="Collection names (without the namespace)")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "collections": rag_service.get_instance().collections()})
+        return Response({"success": True, "collections": async_to_sync(RAGService.get_instance().list_collections)()})
 
 
 class CollectionView(ContractView):
     @extend_schema(responses={200: s.MessageResponseSerializer}, summary="Delete a collection (idempotent)")
     def delete(self, request: Request, collection: str) -> Response:
-        rag_service.get_instance().delete_collection(collection)
+        async_to_sync(RAGService.get_instance().remove_collection)(collection)
         return Response({"success": True, "message": f"Collection '{collection}' deleted"})
 
 
 def _delete_document(collection: str, document_id: str) -> Response:
-    removed = rag_service.get_instance().delete_document(collection, document_id)
+    removed = async_to_sync(RAGService.get_instance().remove_document)(collection, document_id)
     return Response(
         {
             "success": True,
@@ -234,4 +234,4 @@ class DocumentView(ContractView):
 class StatsView(ContractView):
     @extend_schema(responses=s.StatsResponseSerializer, summary="Point counts per collection")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "stats": rag_service.get_instance().stats()})
+        return Response({"success": True, "stats": async_to_sync(RAGService.get_instance().get_stats)()})

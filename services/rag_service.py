@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
@@ -74,7 +75,7 @@ class DocumentInput:
 
 @dataclass(frozen=True)
 class FileInput:
-    """One file's extracted text for :meth:`RagService.index_files` (chunked, unlike DocumentInput)."""
+    """One file's extracted text for :meth:`RAGService.index_files` (chunked, unlike DocumentInput)."""
 
     document_id: str
     filename: str
@@ -139,10 +140,52 @@ def retrieved_context(hit: Hit) -> dict[str, Any]:
     }
 
 
-class RagService:
+class RAGService:
     def __init__(self, store: VectorStore, prefix: str) -> None:
         self.store = store
         self.prefix = prefix
+
+    @classmethod
+    def get_instance(cls) -> RAGService:
+        """The service for the current configuration (the guide's service pattern)."""
+        return get_instance()
+
+    # --- the guide's async methods -------------------------------------------------------------
+    # The stores talk to the database through Django's per-thread connections (the embedded store's
+    # SQLite, pgvector), so each runs its sync twin through sync_to_async: thread-sensitive, back
+    # in the request's thread, on its connection and transaction. Streamed answers stay sync.
+    async def add_document(self, document: DocumentInput, collection: str = "default") -> str:
+        return await sync_to_async(self.index_document)(document, collection)
+
+    async def add_documents(self, documents: Sequence[DocumentInput], collection: str = "default") -> list[str]:
+        return await sync_to_async(self.index_documents)(documents, collection)
+
+    async def add_project_document(self, **document: Any) -> tuple[str, int]:
+        """``index_project_document``'s keyword arguments (document_id, project_id, filename, ...)."""
+        return await sync_to_async(functools.partial(self.index_project_document, **document))()
+
+    async def add_files(self, collection: str, files: Sequence[FileInput], **options: Any) -> list[int]:
+        """``index_files`` (chunk_size, chunk_overlap, extra_metadata as keywords)."""
+        return await sync_to_async(functools.partial(self.index_files, collection, files, **options))()
+
+    async def retrieve(self, request: SearchRequest) -> list[Hit]:
+        return await sync_to_async(self.search)(request)
+
+    async def query(self, **question: Any) -> dict[str, Any]:
+        """``answer``'s keyword arguments (query, collection, context_limit, model, ...)."""
+        return await sync_to_async(functools.partial(self.answer, **question))()
+
+    async def list_collections(self) -> list[str]:
+        return await sync_to_async(self.collections)()
+
+    async def remove_collection(self, collection: str) -> bool:
+        return await sync_to_async(self.delete_collection)(collection)
+
+    async def remove_document(self, collection: str, document_id: str) -> int:
+        return await sync_to_async(self.delete_document)(collection, document_id)
+
+    async def get_stats(self) -> dict[str, Any]:
+        return await sync_to_async(self.stats)()
 
     # --- names -------------------------------------------------------------------------------
     def physical(self, collection: str) -> str:
@@ -684,13 +727,13 @@ def _config_key() -> tuple[Any, ...]:
 
 
 @functools.cache
-def _instance(key: tuple[Any, ...]) -> RagService:
-    return RagService(get_store(), settings.RAG_COLLECTION_PREFIX)
+def _instance(key: tuple[Any, ...]) -> RAGService:
+    return RAGService(get_store(), settings.RAG_COLLECTION_PREFIX)
 
 
 register_reset(_instance.cache_clear, settings=("RAG_", "QDRANT_", "DATABASES"))  # drops stale stores
 
 
-def get_instance() -> RagService:
+def get_instance() -> RAGService:
     """One service per configuration (tests point the store elsewhere with override_settings)."""
     return _instance(_config_key())

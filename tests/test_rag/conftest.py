@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from services import rag_service
-from services.rag_service import RagService
+from services.rag_service import RAGService
 from tests.test_generation.provider_fixtures import no_llm, openai_fake  # noqa: F401
 
 PG_TEST_DATABASE = "mlservice_rag_store_test"
@@ -52,10 +52,10 @@ def make_store(kind: str, tmp_path: Any, require_service: Callable[[str], str]) 
 
 
 @contextmanager
-def service_on(kind: str, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
-    """A RagService on one backend, with a unique namespace so parallel runs never collide."""
+def service_on(kind: str, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RAGService]:
+    """A RAGService on one backend, with a unique namespace so parallel runs never collide."""
     store = make_store(kind, tmp_path, require_service)
-    service = RagService(store, prefix=f"t{uuid.uuid4().hex[:8]}_")
+    service = RAGService(store, prefix=f"t{uuid.uuid4().hex[:8]}_")
     try:
         yield service
     finally:
@@ -66,19 +66,19 @@ def service_on(kind: str, tmp_path: Any, require_service: Callable[[str], str]) 
 
 
 @pytest.fixture(params=["embedded", "pgvector", "qdrant"])
-def rag(request: pytest.FixtureRequest, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
+def rag(request: pytest.FixtureRequest, tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RAGService]:
     with service_on(request.param, tmp_path, require_service) as service:
         yield service
 
 
 @pytest.fixture
-def pg_rag(tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RagService]:
+def pg_rag(tmp_path: Any, require_service: Callable[[str], str]) -> Iterator[RAGService]:
     with service_on("pgvector", tmp_path, require_service) as service:
         yield service
 
 
 @pytest.fixture
-def embedded_api(tmp_path: Any) -> Iterator[RagService]:
+def embedded_api(tmp_path: Any) -> Iterator[RAGService]:
     """The HTTP API wired to an embedded store in tmp_path, answers forced extractive."""
     with override_settings(
         RAG_VECTOR_STORE="embedded",

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from services import embedding_service
-from services.rag_service import RagService, chunk_uuid
+from services.rag_service import RAGService, chunk_uuid
 from services.vectorstores.base import SearchFilter
 
 pytestmark = pytest.mark.usefixtures("embedded_api")
@@ -228,7 +228,7 @@ def test_reserved_metadata_and_too_large_content(post_json) -> None:
     assert big.status_code == 413 and big.json()["statusCode"] == 413
 
 
-def test_store_failure_halfway_leaves_nothing_partial(post_json, embedded_api: RagService) -> None:
+def test_store_failure_halfway_leaves_nothing_partial(post_json, embedded_api: RAGService) -> None:
     """A real failure inside the write transaction (a SQLite trigger aborts the 3rd insert):
     503, and neither the new documents nor a replacement of an existing one are half-applied."""
     post_json("/rag/index", {"content": "Original text of the kept document.", "source": "keep", "documentId": "keep"})
@@ -274,7 +274,7 @@ def test_embedding_failure_halfway_writes_nothing(post_json, monkeypatch) -> Non
     )
 
 
-def test_chunk_ids_are_uuid5_of_the_readable_id(embedded_api: RagService, post_json) -> None:
+def test_chunk_ids_are_uuid5_of_the_readable_id(embedded_api: RAGService, post_json) -> None:
     post_json(
         "/rag/index-project-document",
         {"documentId": "d1", "projectId": "p", "filename": "f", "content": "Hello there.", "fileType": "txt"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.rag_service import DocumentInput, RagService, SearchRequest
+from services.rag_service import DocumentInput, RAGService, SearchRequest
 from services.vectorstores.base import ChunkRecord, SearchFilter
 
 CORPUS = [
@@ -18,7 +18,7 @@ CORPUS = [
 ]
 
 
-def _index(rag: RagService, collection: str = "default") -> dict[str, str]:
+def _index(rag: RAGService, collection: str = "default") -> dict[str, str]:
     docs = [
         DocumentInput(
             content=text, source=f"{key}.txt", source_type=kind, metadata={"topic": kind, "key": key}, document_id=key
@@ -30,7 +30,7 @@ def _index(rag: RagService, collection: str = "default") -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
-def test_each_mode_finds_the_right_document(rag: RagService, mode: str) -> None:
+def test_each_mode_finds_the_right_document(rag: RAGService, mode: str) -> None:
     _index(rag)
     hits = rag.search(
         SearchRequest(query="Which tower was finished in 1889 in Paris?", mode=mode, min_score=0, limit=3)
@@ -41,7 +41,7 @@ def test_each_mode_finds_the_right_document(rag: RagService, mode: str) -> None:
     assert len(hits) <= 3
 
 
-def test_lexical_matches_a_rare_exact_term_dense_misses(rag: RagService) -> None:
+def test_lexical_matches_a_rare_exact_term_dense_misses(rag: RAGService) -> None:
     _index(rag)
     lexical = rag.search(SearchRequest(query="ZX81", mode="lexical", min_score=0, limit=1))
     assert [hit.source for hit in lexical] == ["zx81.txt"]
@@ -49,7 +49,7 @@ def test_lexical_matches_a_rare_exact_term_dense_misses(rag: RagService) -> None
     assert "zx81.txt" in [hit.source for hit in hybrid]
 
 
-def test_threshold_filters_on_cosine(rag: RagService) -> None:
+def test_threshold_filters_on_cosine(rag: RAGService) -> None:
     _index(rag)
     strict = rag.search(SearchRequest(query="Eiffel Tower in Paris", min_score=0.5, limit=10))
     assert [hit.source for hit in strict] == ["paris.txt"]
@@ -59,7 +59,7 @@ def test_threshold_filters_on_cosine(rag: RagService) -> None:
     assert [hit.cosine for hit in loose] == sorted((hit.cosine for hit in loose), reverse=True)
 
 
-def test_source_type_and_metadata_filters(rag: RagService) -> None:
+def test_source_type_and_metadata_filters(rag: RAGService) -> None:
     _index(rag)
     tech = rag.search(SearchRequest(query="a place to keep data", source_types=("tech",), min_score=0, limit=10))
     assert sorted(hit.source for hit in tech) == ["kafka.txt", "redis.txt"]
@@ -71,12 +71,12 @@ def test_source_type_and_metadata_filters(rag: RagService) -> None:
     assert [hit.metadata["key"] for hit in one] == ["tides"]
 
 
-def test_missing_collection_is_empty(rag: RagService) -> None:
+def test_missing_collection_is_empty(rag: RAGService) -> None:
     assert rag.search(SearchRequest(query="anything", collection="nothing_here")) == []
     assert rag.collections() == []
 
 
-def test_project_document_chunks_ids_and_replacement(rag: RagService) -> None:
+def test_project_document_chunks_ids_and_replacement(rag: RAGService) -> None:
     text = "Kubernetes schedules containers onto nodes. " * 60
     collection, chunks = rag.index_project_document(
         document_id="doc-1",
@@ -111,7 +111,7 @@ def test_project_document_chunks_ids_and_replacement(rag: RagService) -> None:
     assert [(hit.content, hit.source) for hit in hits] == [("Short now.", "k8s.md (chunk 1/1)")]
 
 
-def test_delete_document_and_collection(rag: RagService) -> None:
+def test_delete_document_and_collection(rag: RAGService) -> None:
     _index(rag, "keep")
     assert rag.delete_document("keep", "redis") == 1
     assert rag.delete_document("keep", "redis") == 0
@@ -123,7 +123,7 @@ def test_delete_document_and_collection(rag: RagService) -> None:
     assert rag.collections() == []
 
 
-def test_selective_filter_still_returns_k(rag: RagService) -> None:
+def test_selective_filter_still_returns_k(rag: RAGService) -> None:
     """1,000 chunks, 2% tagged: a filtered nearest-neighbour search must still return k of them."""
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(1000, 384)).astype(np.float32)
@@ -154,7 +154,7 @@ def test_selective_filter_still_returns_k(rag: RagService) -> None:
     assert rag.store.collection_stats(physical).points == 1000
 
 
-def test_pgvector_failure_halfway_rolls_back(pg_rag: RagService) -> None:
+def test_pgvector_failure_halfway_rolls_back(pg_rag: RAGService) -> None:
     """A real failure inside the write (a trigger aborts the 3rd insert) leaves the old version
     (the embedded store's equivalent is in test_api)."""
     from services.vectorstores.base import VectorStoreError
@@ -186,12 +186,12 @@ def test_pgvector_failure_halfway_rolls_back(pg_rag: RagService) -> None:
     assert [hit.content for hit in hits] == ["Original kept text."]
 
 
-def test_store_survives_a_restart(rag: RagService, tmp_path) -> None:
+def test_store_survives_a_restart(rag: RAGService, tmp_path) -> None:
     """A fresh store object (a restarted process) sees what the first one wrote."""
     _index(rag, "durable")
     if rag.store.name == "qdrant":
         rag.store.client.close()  # local mode holds a file lock until closed
-    reopened = RagService(type(rag.store)(**_reopen_args(rag.store, tmp_path)), rag.prefix)
+    reopened = RAGService(type(rag.store)(**_reopen_args(rag.store, tmp_path)), rag.prefix)
     hits = reopened.search(SearchRequest(query="tides and the Moon", collection="durable", min_score=0, limit=1))
     assert [hit.source for hit in hits] == ["tides.txt"]
     rag.store = reopened.store  # the fixture cleans up through the live object
@@ -233,7 +233,7 @@ def test_embedded_store_sees_writes_from_another_process(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("query", ["O'Reilly's \"quoted\" (tower) & | ! : * \\ Paris", "the of and", "ÉIFFEL tôwer"])
-def test_lexical_survives_operator_characters_and_stop_words(rag: RagService, query: str) -> None:
+def test_lexical_survives_operator_characters_and_stop_words(rag: RAGService, query: str) -> None:
     _index(rag)
     hits = rag.search(SearchRequest(query=query, mode="lexical", min_score=0, limit=3))
     if query == "the of and":

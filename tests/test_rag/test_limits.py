@@ -11,7 +11,7 @@ import pytest
 
 from mlservice.core.errors import BadRequest
 from services.chunking import SEPARATORS, chunk_text
-from services.rag_service import DocumentInput, RagService, SearchRequest
+from services.rag_service import DocumentInput, RAGService, SearchRequest
 
 pytestmark = pytest.mark.usefixtures("embedded_api")
 
@@ -101,7 +101,7 @@ def test_collection_name_with_a_trailing_newline_is_400(post_json, api, name: st
     assert api.get("/rag/collections").json()["collections"] == []
 
 
-def test_service_checks_filters_and_metadata_for_every_caller(embedded_api: RagService) -> None:
+def test_service_checks_filters_and_metadata_for_every_caller(embedded_api: RAGService) -> None:
     embedded_api.index_document(DocumentInput("Ships carry containers.", "s"), "svc")
     with pytest.raises(BadRequest, match="at most 50 keys"):
         embedded_api.search(SearchRequest("ships", "svc", metadata={f"k{i}": "v" for i in range(2000)}))

@@ -15,7 +15,7 @@ from django.test import override_settings
 from httpx_sse import ServerSentEvent, connect_sse
 
 from services.llm import local_models
-from services.rag_service import RagService
+from services.rag_service import RAGService
 
 DOCUMENTS = [
     ("Paris is the capital of France and its largest city.", "france.md"),
@@ -31,7 +31,7 @@ def local_embeddings():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def indexed(embedded_api: RagService, live_server) -> str:  # type: ignore[no-untyped-def]
+def indexed(embedded_api: RAGService, live_server) -> str:  # type: ignore[no-untyped-def]
     for content, source in DOCUMENTS:
         response = httpx.post(
             f"{live_server.url}/rag/index",
