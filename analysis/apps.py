@@ -14,7 +14,7 @@ class AnalysisConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from embeddings.apps import is_serving_process
+        from mlservice.core.process import is_serving_process
         from services import analysis_service, health_service, llm_service
 
         health = health_service.get_instance()

@@ -4,7 +4,7 @@ import threading
 
 from django.apps import AppConfig
 
-from mlservice.core.process import is_serving_process  # re-exported: analysis/apps.py imports it from here
+from mlservice.core.process import is_serving_process
 
 logger = logging.getLogger("mlservice.embeddings")
 

@@ -6,6 +6,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from mlservice.core.process import is_serving_process
+
 logger = logging.getLogger("mlservice.transcription")
 
 
@@ -25,7 +27,7 @@ class TranscriptionConfig(AppConfig):
         health.register_check("transcription", _check_backend)
         health.register_info("transcriptionBackend", lambda: transcription_service.get_instance().health()["backend"])
         register_gauge_refresher(jobs.refresh_queue_depth)
-        if settings.WARM_MODELS_ON_START and _is_server_process():
+        if settings.WARM_MODELS_ON_START and is_serving_process(sys.argv):
             # In the background: a server must answer /health/live while the model loads.
             threading.Thread(target=_warm_up, name="transcription-warm-up", daemon=True).start()
 
@@ -56,9 +58,3 @@ def _warm_up() -> None:
         transcription_service.get_instance().warm_up()
     except Exception:
         logger.exception("Could not warm up the local transcription model")
-
-
-def _is_server_process() -> bool:
-    from mlservice.core.process import is_serving_process  # the one definition (issue 13)
-
-    return is_serving_process(sys.argv)

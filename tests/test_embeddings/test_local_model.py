@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from django.test import override_settings
 
-from embeddings.apps import is_serving_process
 from mlservice.core.errors import BadRequest, NotConfigured, ServiceUnavailable
+from mlservice.core.process import is_serving_process
 from services import embedding_service
 from services.embeddings import local, onnx_build
 
