@@ -14,6 +14,15 @@ class HealthConfigSerializer(serializers.Serializer):
     hasQdrantUrl = serializers.BooleanField()
     embeddingModel = serializers.CharField()
     defaultLlmModel = serializers.CharField()
+    defaultTemperature = serializers.FloatField()
+    defaultMaxTokens = serializers.IntegerField()
+    # Entries the area apps register (services.health_service.register_info): present when the app is.
+    embeddingDefaultModel = serializers.CharField(required=False)
+    embeddingLocalBackend = serializers.CharField(required=False)
+    vectorStore = serializers.CharField(required=False)
+    llmModel = serializers.CharField(required=False)
+    analysisMethods = serializers.DictField(child=serializers.CharField(), required=False)
+    transcriptionBackend = serializers.CharField(required=False)
 
 
 class HealthResponseSerializer(serializers.Serializer):

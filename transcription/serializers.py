@@ -143,6 +143,9 @@ class WordSerializer(serializers.Serializer):
     word = serializers.CharField()
     start = serializers.FloatField()
     end = serializers.FloatField()
+    probability = serializers.FloatField(
+        allow_null=True, required=False, help_text="In the top-level words list (not in a segment's)."
+    )
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -150,6 +153,8 @@ class SegmentSerializer(serializers.Serializer):
     start = serializers.FloatField()
     end = serializers.FloatField()
     text = serializers.CharField()
+    avg_logprob = serializers.FloatField(required=False)
+    no_speech_prob = serializers.FloatField(required=False)
     words = WordSerializer(many=True, required=False)
 
 
@@ -157,6 +162,7 @@ class VerboseTranscriptionSerializer(TranscriptionSerializer):
     task = serializers.CharField()
     language_code = serializers.CharField(allow_null=True)
     language_detected = serializers.BooleanField()
+    language_probability = serializers.FloatField(allow_null=True, help_text="null for English-only models.")
     segments = SegmentSerializer(many=True)
     words = WordSerializer(many=True)
 

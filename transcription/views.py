@@ -109,7 +109,12 @@ class AudioPathTranscribeView(ContractView):
 class ConvertView(_UploadView):
     @extend_schema(
         request={"multipart/form-data": s.ConvertFormSerializer},
-        responses={201: OpenApiResponse(OpenApiTypes.BINARY, description="The converted audio file"), **_ERRORS},
+        responses={
+            (201, "audio/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The converted audio file (audio/wav, audio/flac, audio/mpeg, ...)"
+            ),
+            **_ERRORS,
+        },
         summary="Convert an audio file to another format (returns the file)",
     )
     def post(self, request: Request) -> FileResponse:
