@@ -23,6 +23,13 @@ ERRORS = {
     503: OpenApiResponse(description="The configured language model is not usable"),
 }
 
+# With `stream: true` the same status answers Server-Sent Events (mlservice/api/chat_stream.py); under
+# /api/v1/ ServiceAutoSchema documents both as the 200 they are there.
+STREAM = OpenApiResponse(
+    response={"type": "string"},
+    description="stream: true: `delta` events ({content}), a `done` event (the whole answer), then `data: [DONE]`",
+)
+
 
 def _ok(body: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, **body}
@@ -79,7 +86,7 @@ class GenerateView(ContractView):
 
     @extend_schema(
         request=s.AnalysisGenerateRequestSerializer,
-        responses={201: s.AnalysisGenerateResponseSerializer, **ERRORS},
+        responses={201: s.AnalysisGenerateResponseSerializer, (201, "text/event-stream"): STREAM, **ERRORS},
         description="With `stream: true` the answer is Server-Sent Events (`delta` events, then `done`).",
     )
     def post(self, request: Request) -> Any:

@@ -23,13 +23,20 @@ ERRORS = {
     503: OpenApiResponse(description="No provider configured, credentials rejected or rate limited"),
 }
 
+# With `stream: true` the same status answers Server-Sent Events (mlservice/api/chat_stream.py); under
+# /api/v1/ ServiceAutoSchema documents both as the 200 they are there.
+STREAM = OpenApiResponse(
+    response={"type": "string"},
+    description="stream: true: `delta` events ({content}), a `done` event (the whole answer), then `data: [DONE]`",
+)
+
 
 class TextGenerationView(ContractView):
     request_serializer = s.GenerationTextGenerationRequestSerializer
 
     @extend_schema(
         request=s.GenerationTextGenerationRequestSerializer,
-        responses={201: s.GenerationTextGenerationResponseSerializer, **ERRORS},
+        responses={201: s.GenerationTextGenerationResponseSerializer, (201, "text/event-stream"): STREAM, **ERRORS},
         description="With `stream: true` the answer is Server-Sent Events (`delta` events, then `done`).",
     )
     def post(self, request: Request) -> Any:
@@ -72,7 +79,7 @@ class ChatCompletionsView(ContractView):
 
     @extend_schema(
         request=s.GenerationChatRequestSerializer,
-        responses={201: s.GenerationChatResponseSerializer, **ERRORS},
+        responses={201: s.GenerationChatResponseSerializer, (201, "text/event-stream"): STREAM, **ERRORS},
         description="The gateway's chat call. With `stream: true` the answer is Server-Sent Events.",
     )
     def post(self, request: Request) -> Any:

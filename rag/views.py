@@ -154,7 +154,9 @@ class QueryView(ContractView):
         # Both under 201: the schema documents /api/v1/, where ServiceAutoSchema turns 201 into the
         # 200 both answers have there (a stream is 200 at the gateway path too, as its description says).
         responses={
-            (201, "application/json"): s.QueryResponseSerializer,
+            (201, "application/json"): OpenApiResponse(
+                s.QueryResponseSerializer, description="The answer; with stream: true, Server-Sent Events"
+            ),
             (201, "text/event-stream"): OpenApiResponse(
                 response={"type": "string"},
                 description="stream: true: `sources`, `delta`... and `done` events (see the description)",
