@@ -56,6 +56,17 @@ class GenerationChatRequestSerializer(ContractSerializer):
 
 
 # --- responses (documentation only) ------------------------------------------------------------
+class GenerationErrorSerializer(serializers.Serializer):
+    """The contract's error body (2.4; mlservice.api.exceptions.error_body)."""
+
+    success = serializers.BooleanField(help_text="always false")
+    error = serializers.CharField(help_text='"Bad Request" for validation, else what went wrong (naming the setting)')
+    message = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="validation errors (400 only)"
+    )
+    statusCode = serializers.IntegerField()
+
+
 class GenerationTextGenerationResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     id = serializers.UUIDField()

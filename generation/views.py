@@ -18,9 +18,11 @@ from services.generation_service import GenerationService
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(description="Validation error"),
-    502: OpenApiResponse(description="The provider answered with an error"),
-    503: OpenApiResponse(description="No provider configured, credentials rejected or rate limited"),
+    400: OpenApiResponse(s.GenerationErrorSerializer, description="Validation error"),
+    502: OpenApiResponse(s.GenerationErrorSerializer, description="The provider answered with an error"),
+    503: OpenApiResponse(
+        s.GenerationErrorSerializer, description="No provider configured, credentials rejected or rate limited"
+    ),
 }
 
 # With `stream: true` the same status answers Server-Sent Events (mlservice/api/chat_stream.py); under
