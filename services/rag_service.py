@@ -5,12 +5,19 @@
     rag.search(SearchRequest(query="...", collection="default"))   # list[RetrievedContext dicts]
     rag.answer(query="...", collection="default")
 
-Scores and thresholds. ``relevanceScore`` is always the cosine similarity between the query and
-the chunk, in every mode, so ``minScore`` (default 0.5, as in the contract) keeps one meaning:
-"at least this semantically similar". Modes only change the *ranking*: ``dense`` by cosine,
-``lexical`` by BM25, ``hybrid`` (default) by fusing both candidate lists (standardised scores,
-or reciprocal ranks with ``RAG_FUSION=rrf``).
+Scores and thresholds. ``relevanceScore`` is a calibrated, probability-like relevance in [0, 1]
+(services/rag_calibration.py): how unlikely the chunk's cosine to the query would be for unrelated
+text, read against the query's cosines to a packaged background of generic sentences. It depends
+only on the query and the chunk, so it is the same in every mode and on every store, and
+``minScore`` (default 0.5, as in the contract: "more likely relevant than a chance match") keeps
+one meaning. Modes only change the *ranking*: ``dense`` by cosine, ``lexical`` by BM25, ``hybrid``
+(default) by fusing both candidate lists (standardised scores, or reciprocal ranks with
+``RAG_FUSION=rrf``); the score is monotone in the cosine within a query.
 A ``minScore`` of 0 turns the threshold off (pure ranking, as retrieval benchmarks use).
+
+Abstention. ``/rag/query`` does not call a language model when no chunk clears ``minScore`` or,
+with a threshold on, when the best chunk scores under ANSWER_MIN_SCORE: the answer then says the
+documents do not support one (``answerType`` "extractive", no citations, ``tokensUsed`` 0).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, Ser
 from mlservice.core.formatting import js_number
 from mlservice.core.limits import MAX_JSON_DEPTH, check_text_chars, check_texts_chars, nesting_exceeds
 from mlservice.core.resets import register_reset
-from services import embedding_service, rerank_service
+from services import embedding_service, rag_calibration, rerank_service
 from services.chunking import chunk_text
 from services.llm.base import ChatDelta, empty_usage
 from services.vectorstores import get_store
@@ -55,6 +62,10 @@ CHUNK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://synthstack.dev/rag/chu
 RESERVED_METADATA = frozenset({"content", "source", "source_type", "document_id"})
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+# With a threshold on (minScore > 0), an answer needs one chunk at least this relevant (the
+# contract's default minScore: a calibrated 0.5 is "more likely relevant than a chance match").
+ANSWER_MIN_SCORE = 0.5
+NO_ANSWER = "No relevant context was found in the documents for this question, so it cannot be answered from them."
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant that answers questions using only the provided context. "
@@ -135,7 +146,7 @@ def retrieved_context(hit: Hit) -> dict[str, Any]:
         "content": hit.content,
         "source": hit.source,
         "sourceType": hit.source_type,
-        "relevanceScore": js_number(round(hit.cosine, 6)),
+        "relevanceScore": js_number(round(hit.cosine if hit.score is None else hit.score, 6)),
         "metadata": hit.metadata,
     }
 
@@ -385,8 +396,11 @@ class RAGService:
                 ranked = reciprocal_rank_fusion([dense, lexical], weights, settings.RAG_RRF_K)
             else:
                 ranked = zscore_fusion(dense, lexical, weights)
+        calibration = rag_calibration.calibrate(vector, self._background())
+        for hit in ranked:
+            hit.score = calibration.score(hit.cosine)
         if request.min_score > 0:
-            ranked = [hit for hit in ranked if hit.cosine >= request.min_score]
+            ranked = [hit for hit in ranked if (hit.score or 0.0) >= request.min_score]
         if request.rerank:
             ranked = _reranked(request.query, ranked[:fetch])
         return ranked[: request.limit]
@@ -406,7 +420,9 @@ class RAGService:
     ) -> dict[str, Any]:
         hits = self._answer_hits(query, collection, context_limit, min_score, mode, rerank)
         llm = _answer_llm()
-        if llm is not None:
+        if not _supported(hits, min_score):
+            body = _abstention()
+        elif llm is not None:
             body = self._generative_answer(llm, query, hits, model, system_prompt)
         else:
             body = self._extractive_answer(query, hits)
@@ -447,6 +463,13 @@ class RAGService:
         hits = self._answer_hits(query, collection, context_limit, min_score, mode, rerank)
         sources = [retrieved_context(hit) for hit in hits]
         llm = _answer_llm()
+        if not _supported(hits, min_score):
+            return iter(
+                [
+                    ("sources", {"sources": sources, "answerType": "extractive", "model": "extractive"}),
+                    *self._extractive_events(query, hits, sources, abstain=True),
+                ]
+            )
         if llm is None:
             return iter(
                 [
@@ -476,9 +499,9 @@ class RAGService:
         return self.search(request)
 
     def _extractive_events(
-        self, query: str, hits: list[Hit], sources: list[dict[str, Any]]
+        self, query: str, hits: list[Hit], sources: list[dict[str, Any]], *, abstain: bool = False
     ) -> list[tuple[str, dict[str, Any]]]:
-        body = self._extractive_answer(query, hits)
+        body = _abstention() if abstain else self._extractive_answer(query, hits)
         done = {
             "answer": body["answer"],
             "answerType": body["answerType"],
@@ -512,7 +535,7 @@ class RAGService:
             if len(sentence.strip()) >= 20
         ][: settings.RAG_EXTRACTIVE_MAX_CANDIDATES]
         if not sentences:
-            body["answer"] = "No relevant context was found for this question."
+            body["answer"] = NO_ANSWER
             return body
         vectors = self._embed([query] + [sentence for _, sentence in sentences])
         scores = vectors[1:] @ vectors[0]
@@ -522,6 +545,12 @@ class RAGService:
 
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod
+    def _background() -> np.ndarray:
+        """The calibration background, embedded once per process with the default embedding model."""
+        model = embedding_service.get_instance().default_model_name()
+        return rag_calibration.background_vectors(model, RAGService._embed)
+
+    @staticmethod
     def _embed(texts: list[str]) -> np.ndarray:
         try:
             return embedding_service.get_instance().embed(texts).vectors
@@ -530,6 +559,19 @@ class RAGService:
         except Exception as exc:
             logger.exception("embedding failed")
             raise ServiceUnavailable(f"Embedding failed: {exc}") from exc
+
+
+def _supported(hits: Sequence[Hit], min_score: float) -> bool:
+    """Whether the retrieved chunks support an answer: at least one, and with a threshold on
+    (``min_score`` > 0) the best one scoring ANSWER_MIN_SCORE or more."""
+    if not hits:
+        return False
+    return min_score <= 0 or max(hit.score or 0.0 for hit in hits) >= ANSWER_MIN_SCORE
+
+
+def _abstention() -> dict[str, Any]:
+    """The answer when the documents do not support one: no model is called."""
+    return {"answer": NO_ANSWER, "answerType": "extractive", "model": "extractive", "tokensUsed": 0}
 
 
 def zscore_fusion(dense: Sequence[Hit], lexical: Sequence[Hit], weights: Sequence[float]) -> list[Hit]:
@@ -575,9 +617,9 @@ def rerank_pool(limit: int) -> int:
 
 
 def _reranked(query: str, hits: list[Hit]) -> list[Hit]:
-    """``hits`` in the reranker's order. Only the order changes: ``relevanceScore`` stays the cosine
-    (and ``minScore`` filtered on it), so scores keep one meaning with and without rerank; the
-    reranker's own 0..1 score is ``Hit.rerank_score``. Long chunks are cut to fit the reranker's
+    """``hits`` in the reranker's order. Only the order changes: ``relevanceScore`` stays the
+    calibrated score (and ``minScore`` filtered on it), so scores keep one meaning with and without
+    rerank; the reranker's own 0..1 score is ``Hit.rerank_score``. Long chunks are cut to fit the reranker's
     limits (rerankers read the first few hundred tokens anyway)."""
     if len(hits) < 2:
         return hits

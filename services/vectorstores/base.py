@@ -44,6 +44,9 @@ class Hit:
     cosine: float
     lexical: float | None = None
     rerank_score: float | None = None  # set by rag `rerank: true` (services/rag_service.py)
+    # The calibrated relevance in [0, 1] (services/rag_calibration.py), set by the RAG service:
+    # what minScore filters on and relevanceScore shows; ``cosine`` stays the raw similarity.
+    score: float | None = None
 
 
 @dataclass(frozen=True)
