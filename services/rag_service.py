@@ -65,6 +65,7 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 # With a threshold on (minScore > 0), an answer needs one chunk at least this relevant (the
 # contract's default minScore: a calibrated 0.5 is "more likely relevant than a chance match").
 ANSWER_MIN_SCORE = 0.5
+PASSAGE_COUNT_SECONDS = 60.0  # how long a collection's chunk count is reused by the score
 NO_ANSWER = "No relevant context was found in the documents for this question, so it cannot be answered from them."
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -155,6 +156,7 @@ class RAGService:
     def __init__(self, store: VectorStore, prefix: str) -> None:
         self.store = store
         self.prefix = prefix
+        self._passage_counts: dict[str, tuple[float, int]] = {}  # physical name -> (when, chunks)
 
     @classmethod
     def get_instance(cls) -> RAGService:
@@ -344,6 +346,7 @@ class RAGService:
 
     def _upsert(self, physical: str, records: list[ChunkRecord], replace: list[str]) -> None:
         started = time.perf_counter()
+        self._passage_counts.pop(physical, None)
         self.store.upsert(physical, records, replace)
         logger.info(
             "indexed %d chunks into %s (%s) in %.1f ms",
@@ -354,9 +357,11 @@ class RAGService:
         )
 
     def delete_document(self, collection: str, document_id: str) -> int:
+        self._passage_counts.pop(self.physical(collection), None)
         return self.store.delete_document(self.physical(collection), document_id)
 
     def delete_collection(self, collection: str) -> bool:
+        self._passage_counts.pop(self.physical(collection), None)
         return self.store.delete_collection(self.physical(collection))
 
     def stats(self) -> dict[str, Any]:
@@ -396,7 +401,7 @@ class RAGService:
                 ranked = reciprocal_rank_fusion([dense, lexical], weights, settings.RAG_RRF_K)
             else:
                 ranked = zscore_fusion(dense, lexical, weights)
-        calibration = rag_calibration.calibrate(vector, self._background())
+        calibration = rag_calibration.calibrate(vector, self._background(), self._passages(physical))
         for hit in ranked:
             hit.score = calibration.score(hit.cosine)
         if request.min_score > 0:
@@ -544,6 +549,20 @@ class RAGService:
         return body
 
     # --- helpers -----------------------------------------------------------------------------
+    def _passages(self, physical: str) -> int:
+        """The collection's chunk count for the calibration, cached PASSAGE_COUNT_SECONDS (the score
+        moves on a log scale with it); this process's writes refresh it at once."""
+        now = time.monotonic()
+        cached = self._passage_counts.get(physical)
+        if cached is not None and now - cached[0] < PASSAGE_COUNT_SECONDS:
+            return cached[1]
+        info = self.store.collection_stats(physical)
+        count = info.points if info is not None else 0
+        if len(self._passage_counts) > 10_000:
+            self._passage_counts.clear()
+        self._passage_counts[physical] = (now, count)
+        return count
+
     @staticmethod
     def _background() -> np.ndarray:
         """The calibration background, embedded once per process with the default embedding model."""
