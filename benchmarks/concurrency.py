@@ -124,14 +124,19 @@ async def overload(client: httpx.AsyncClient, rng: random.Random, port: int, cou
             peak = max(peak, server_rss_mb(port))
             await asyncio.sleep(0.2)
 
+    front_refusals: list[float] = []
+
     async def one(batch: list[str]) -> tuple[int, float, bool]:
         started = time.perf_counter()
         try:
             answer = await client.post("/embeddings/batch", json={"texts": batch}, timeout=120)
         except httpx.HTTPError:
             return 0, time.perf_counter() - started, False
+        elapsed = time.perf_counter() - started
+        if answer.status_code == 503 and "requests in progress at most" in answer.text:
+            front_refusals.append(elapsed)  # refused by the ASGI front's lane, before the body was read
         retry_after = "retry-after" in answer.headers
-        return answer.status_code, time.perf_counter() - started, retry_after
+        return answer.status_code, elapsed, retry_after
 
     sampler = asyncio.create_task(sample_rss())
     results = await asyncio.gather(*(one(batch) for batch in texts))
@@ -146,6 +151,8 @@ async def overload(client: httpx.AsyncClient, rng: random.Random, port: int, cou
         "refused_with_retry_after": sum(1 for _, retry in refused if retry),
         "other_or_timeout": len(other),
         "refusal_max_s": max((elapsed for elapsed, _ in refused), default=0.0),
+        "refused_at_front": len(front_refusals),
+        "front_refusal_max_s": max(front_refusals, default=0.0),
         "ok_max_s": max(ok, default=0.0),
         "rss_before_mb": rss_before,
         "rss_peak_mb": peak,
@@ -237,7 +244,8 @@ def report(stack: str, results: dict[str, Any]) -> None:
         o = results["overload"]
         print(
             f"[{stack}] 200 x /embeddings/batch: ok {o['ok']} (slowest {o['ok_max_s']:.1f} s), refused {o['refused']} "
-            f"({o['refused_with_retry_after']} with Retry-After, slowest refusal {o['refusal_max_s']:.2f} s), "
+            f"({o['refused_with_retry_after']} with Retry-After, slowest refusal {o['refusal_max_s']:.2f} s; "
+            f"{o['refused_at_front']} at the front, slowest {o['front_refusal_max_s']:.2f} s), "
             f"other/timeouts {o['other_or_timeout']}; RSS {o['rss_before_mb']:.0f} -> peak {o['rss_peak_mb']:.0f} MB"
         )
 

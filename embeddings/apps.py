@@ -26,8 +26,45 @@ class EmbeddingsConfig(AppConfig):
         health.register_check("embedding_model", service.local_model_loadable)
         health.register_info("embeddingDefaultModel", service.default_model_name)
         health.register_info("embeddingLocalBackend", service.local_backend)
+        _limit_local_model_routes(service)
         if settings.WARM_MODELS_ON_START and is_serving_process(sys.argv):
             threading.Thread(target=_warm, args=(service,), name="embeddings-warmup", daemon=True).start()
+
+
+# The routes whose requests the local model serves when it is the default, at both of their paths
+# (mlservice/urls.py mounts each area at the root and under /api/v1/; OpenAI's route only at /v1/).
+_LOCAL_MODEL_PATHS = (
+    "/embeddings/generate",
+    "/embeddings/batch",
+    "/api/v1/embeddings/generate",
+    "/api/v1/embeddings/batch",
+    "/v1/embeddings",
+)
+
+
+def _limit_local_model_routes(service) -> None:  # type: ignore[no-untyped-def]
+    """Refuse at the ASGI front (503 + Retry-After, before the body is read) once the model's slots
+    and queue are taken by requests in progress: mlservice/serving.py RouteLane says why."""
+    from django.conf import settings
+
+    from mlservice.core.errors import ServiceError
+    from mlservice.serving import limit_routes
+    from services.model_gate import retry_after_for
+
+    try:
+        local = service.provider_for(None) == "local"
+    except ServiceError:  # a misconfigured default model answers its own clear error per request
+        return
+    if local:
+        gate = settings.MODEL_GATES["local-embeddings"]
+        limit = gate["concurrency"] + gate["queue"]
+        limit_routes(
+            "local-embeddings",
+            _LOCAL_MODEL_PATHS,
+            limit,
+            retry_after_for(settings.MODEL_QUEUE_TIMEOUT_SECONDS),
+            settings.EMBEDDING_MAX_BODY_BYTES_IN_PROGRESS,
+        )
 
 
 def _warm(service) -> None:  # type: ignore[no-untyped-def]

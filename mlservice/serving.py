@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from asgiref.sync import AsyncSingleThreadContext
 
 logger = logging.getLogger("mlservice.serving")
 
@@ -75,6 +76,49 @@ class ServingLimits:
         )
 
 
+@dataclass(eq=False)
+class RouteLane:
+    """Requests in progress on the routes of one local model, counted where they arrive.
+
+    The model's own queue (services/model_gate.py, the embedding batcher) refuses work only once a
+    thread has parsed and validated the request; under a burst that parsing is itself the wait (200
+    batches of 100 texts took 2.4 s to be refused, benchmarks/concurrency.py). A lane refuses at the
+    front, before the body is read, once ``limit`` requests of those routes are in progress in this
+    process: the model's slots plus its queue, so no admitted request is refused for the lane alone.
+    The work a request brings grows with its body (texts to embed), so a lane may also bound the
+    declared body bytes in progress (``max_body_bytes``): many short requests pass, a burst of large
+    batches is refused at once. One request alone is always admitted, whatever its size.
+    """
+
+    name: str
+    limit: int
+    retry_after: int
+    max_body_bytes: int | None = None
+    in_progress: int = 0
+    body_bytes: int = 0
+
+
+_lanes: dict[str, RouteLane] = {}
+_lanes_lock = threading.Lock()
+
+
+def limit_routes(
+    name: str, paths: Iterable[str], limit: int, retry_after: int, max_body_bytes: int | None = None
+) -> None:
+    """Count the requests in progress on ``paths`` (exact request paths) as one lane of ``limit``
+    requests (and ``max_body_bytes`` of declared bodies); apps call it from ``ready()`` for the
+    routes their local model serves."""
+    lane = RouteLane(name, max(1, limit), retry_after, max_body_bytes)
+    with _lanes_lock:
+        for route in paths:
+            _lanes[route] = lane
+
+
+def clear_route_limits() -> None:
+    with _lanes_lock:
+        _lanes.clear()
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -85,7 +129,9 @@ class ThreadPoolWSGI:
     def __init__(self, wsgi_app: WSGIApp, limits: ServingLimits) -> None:
         self.wsgi_app = wsgi_app
         self.limits = limits
-        self._api_pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="api")
+        self._api_pool = ThreadPoolExecutor(
+            limits.threads, thread_name_prefix="api", initializer=_reuse_one_loop_thread_per_api_thread
+        )
         self._probe_pool = ThreadPoolExecutor(limits.probe_threads, thread_name_prefix="probe")
         self._in_progress = 0
         self._lock = threading.Lock()
@@ -95,6 +141,7 @@ class ThreadPoolWSGI:
 
         self._in_progress_gauge = metrics.SERVER_IN_PROGRESS
         self._refusals = metrics.SERVER_REFUSALS
+        self._lane_refusal = metrics.record_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -109,9 +156,26 @@ class ThreadPoolWSGI:
                 send, 503, "Server is at capacity: retry shortly", {"retry-after": str(self.limits.retry_after)}
             )
             return
+        lane = None if probe else _lanes.get(scope["path"])
+        declared = (_content_length(scope) or 0) if lane is not None else 0
         try:
+            if lane is not None and not _enter(lane, declared):
+                self._lane_refusal(lane.name, "queue_full")
+                await _send_error(
+                    send,
+                    503,
+                    f"The {lane.name} model is busy ({lane.limit} requests in progress at most{_bytes_note(lane)}); "
+                    f"retry after {lane.retry_after} s",
+                    {"retry-after": str(lane.retry_after)},
+                )
+                lane = None
+                return
             await self._serve(scope, receive, send, self._probe_pool if probe else self._api_pool)
         finally:
+            if lane is not None:
+                with _lanes_lock:
+                    lane.in_progress -= 1
+                    lane.body_bytes -= declared
             if not probe:
                 with self._lock:
                     self._in_progress -= 1
@@ -207,8 +271,34 @@ class ThreadPoolWSGI:
                 return
 
 
+def _enter(lane: RouteLane, declared: int) -> bool:
+    with _lanes_lock:
+        if lane.in_progress >= lane.limit:
+            return False
+        over_bytes = lane.max_body_bytes is not None and lane.body_bytes + declared > lane.max_body_bytes
+        if over_bytes and lane.in_progress > 0:
+            return False
+        lane.in_progress += 1
+        lane.body_bytes += declared
+        return True
+
+
+def _bytes_note(lane: RouteLane) -> str:
+    return "" if lane.max_body_bytes is None else f", {lane.max_body_bytes} bytes of request bodies"
+
+
 class _ClientGone(Exception):
     pass
+
+
+def _reuse_one_loop_thread_per_api_thread() -> None:
+    """Views call the async service methods through ``async_to_sync`` (the guide's pattern). Left
+    alone, asgiref starts a new thread for every such call (0.62 ms CPU per call measured here);
+    inside an ``AsyncSingleThreadContext`` it keeps one loop thread per context and reuses it
+    (0.28 ms). The context is entered once per API thread and never left, so each API thread has
+    one companion loop thread for its lifetime. Thread-sensitive ``sync_to_async`` calls (the ORM)
+    still run back in the API thread itself, on its database connection, as before."""
+    AsyncSingleThreadContext().__enter__()
 
 
 async def _disconnected(receive: Receive) -> None:

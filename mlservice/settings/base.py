@@ -290,6 +290,13 @@ EMBEDDING_BATCH_MAX_TEXTS = env_int("EMBEDDING_BATCH_MAX_TEXTS", 64, min_value=1
 # Texts waiting for the local embedding model per worker, beyond which a request is refused at once
 # (503 + Retry-After): 600 texts of 200 words are about 7 s of one core's work.
 EMBEDDING_MAX_QUEUED_TEXTS = env_int("EMBEDDING_MAX_QUEUED_TEXTS", 600, min_value=1, max_value=1_000_000)
+# Request bodies in progress on the local-embedding routes per worker, counted by the ASGI front
+# from Content-Length before a body is read (mlservice/serving.py RouteLane): past it a request is
+# refused at once with 503 + Retry-After, so a burst of large batches never queues for a thread to
+# parse it only to be refused (one request alone always passes). 1 MiB is about 800 texts of 200 words.
+EMBEDDING_MAX_BODY_BYTES_IN_PROGRESS = env_int(
+    "EMBEDDING_MAX_BODY_BYTES_IN_PROGRESS", 1024 * 1024, min_value=1024, max_value=1 << 40
+)
 
 # --- Embeddings (issue 3)
 # Local all-MiniLM-L6-v2 backend: onnx-int8 (fastest; ~0.994 mean cosine to sentence-transformers),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from mlservice.serving import ServingLimits, ThreadPoolWSGI
+from mlservice.serving import ServingLimits, ThreadPoolWSGI, clear_route_limits, limit_routes
 
 
 def _echo_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -146,6 +146,110 @@ def test_when_full_it_answers_503_at_once_and_probes_still_answer() -> None:
     assert json.loads(refused[2])["statusCode"] == 503
     assert probe[0] == 200 and probe[2] == b"/health" and probe_after < 0.5
     assert app.in_progress() == 0
+
+
+def test_a_model_lane_refuses_at_the_front_once_its_routes_hold_their_limit() -> None:
+    release = threading.Event()
+    bodies_read: list[str] = []
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        bodies_read.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"].endswith("/model"):
+            release.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    app = ThreadPoolWSGI(slow_app, ServingLimits(threads=8, queue=8))
+    limit_routes("test-model", ["/model", "/api/v1/model"], limit=2, retry_after=7)
+
+    async def scenario() -> tuple[list[Any], tuple[int, dict, bytes], float, tuple[int, dict, bytes]]:
+        busy = [asyncio.create_task(_call(app, path)) for path in ("/model", "/api/v1/model")]
+        while app.in_progress() < 2:
+            await asyncio.sleep(0.005)
+        t0 = time.perf_counter()
+        refused = await _call(app, "/model", body_parts=[b"never read"])
+        refused_after = time.perf_counter() - t0
+        other = await _call(app, "/elsewhere")  # other routes keep their threads
+        release.set()
+        return await asyncio.gather(*busy), refused, refused_after, other
+
+    try:
+        done, refused, refused_after, other = asyncio.run(scenario())
+        assert [status for status, _, _ in done] == [200, 200]
+        assert refused[0] == 503 and refused[1][b"retry-after"] == b"7" and refused_after < 0.1
+        error = json.loads(refused[2])
+        assert error["statusCode"] == 503 and "test-model model is busy (2 requests" in error["error"]
+        assert other[0] == 200 and other[2] == b"/elsewhere"
+        assert sorted(bodies_read) == ["/api/v1/model", "/elsewhere", "/model"]  # the refused one never ran
+        assert app.in_progress() == 0
+        # The lane is free again once its requests are done.
+        release.clear()
+        release.set()
+        again = asyncio.run(_call(app, "/model"))
+        assert again[0] == 200
+    finally:
+        clear_route_limits()
+
+
+def test_a_lane_with_a_byte_budget_refuses_large_bodies_but_always_admits_one_request() -> None:
+    release = threading.Event()
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        release.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(len(environ["wsgi.input"].read())).encode()]
+
+    app = ThreadPoolWSGI(slow_app, ServingLimits(threads=8, queue=8))
+    limit_routes("test-model", ["/model"], limit=10, retry_after=2, max_body_bytes=100)
+
+    def sized(size: int) -> list[tuple[bytes, bytes]]:
+        return [(b"content-length", str(size).encode())]
+
+    async def scenario() -> tuple[list[Any], int, int]:
+        big = asyncio.create_task(_call(app, "/model", body_parts=[b"x" * 500], headers=sized(500)))
+        while app.in_progress() < 1:
+            await asyncio.sleep(0.005)
+        refused, _, _ = await _call(app, "/model", body_parts=[b"y" * 10], headers=sized(10))
+        release.set()
+        first = await big
+        small = [_call(app, "/model", body_parts=[b"z" * 30], headers=sized(30)) for _ in range(3)]
+        return [first, *await asyncio.gather(*small)], refused, app.in_progress()
+
+    try:
+        answers, refused, left = asyncio.run(scenario())
+        # The 500-byte request was alone, so it passed; the next one found the budget spent.
+        assert refused == 503
+        assert [(status, body) for status, _, body in answers] == [
+            (200, b"500"),
+            (200, b"30"),
+            (200, b"30"),
+            (200, b"30"),
+        ]
+        assert left == 0
+    finally:
+        clear_route_limits()
+
+
+def test_async_to_sync_in_an_api_thread_reuses_one_loop_thread_and_runs_the_orm_side_at_home() -> None:
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    def where() -> str:
+        return threading.current_thread().name
+
+    async def both() -> tuple[str, str]:
+        return where(), await sync_to_async(where)()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        calls = [async_to_sync(both)() for _ in range(3)]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"api": where(), "calls": calls}).encode()]
+
+    status, _, body = asyncio.run(_call(ThreadPoolWSGI(app, ServingLimits(threads=1)), "/x"))
+    answer = json.loads(body)
+    loop_threads = {loop for loop, _ in answer["calls"]}
+    assert status == 200 and len(loop_threads) == 1 and answer["api"] not in loop_threads
+    # thread-sensitive sync_to_async (the ORM's) comes back to the API thread and its connection.
+    assert {home for _, home in answer["calls"]} == {answer["api"]}
 
 
 def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed() -> None:
