@@ -563,6 +563,10 @@ class RAGService:
         self._passage_counts[physical] = (now, count)
         return count
 
+    def warm_calibration(self) -> None:
+        """Embed the calibration background now rather than on the first search."""
+        self._background()
+
     @staticmethod
     def _background() -> np.ndarray:
         """The calibration background, embedded once per process with the default embedding model."""
