@@ -19,6 +19,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from embeddings.serializers import OpenAIErrorSerializer
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
 from mlservice.core.errors import BadRequest, ServiceError
@@ -27,7 +28,7 @@ from services.llm.base import ChatDelta
 
 from . import openai_rag
 from .openai_chunks import chat_chunk, openai_error_event, usage_chunk
-from .serializers import OpenAIChatCompletionSerializer
+from .serializers import OpenAIChatCompletionRequestSerializer, OpenAIChatCompletionSerializer
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -123,15 +124,25 @@ class OpenAIChatCompletionsView(APIView):
     # Every failure (auth, bad JSON, validation, provider) is raised: the /v1 exception handler
     # (mlservice.api.exceptions.openai_exception_handler) answers it in OpenAI's envelope.
     @extend_schema(
-        request={"application/json": {"type": "object"}},
+        request={"application/json": OpenAIChatCompletionRequestSerializer},
         responses={
-            200: OpenApiResponse(
-                response=OpenAIChatCompletionSerializer,
-                description="chat.completion; with stream: true, chat.completion.chunk events",
+            (200, "application/json"): OpenApiResponse(
+                response=OpenAIChatCompletionSerializer, description="chat.completion (stream: false)"
+            ),
+            (200, "text/event-stream"): OpenApiResponse(
+                response={"type": "string"},
+                description="stream: true: `data: {chat.completion.chunk}` events (no event names): the first "
+                'with delta {"role": "assistant", "content": ""}, then delta {"content"} chunks, one with '
+                "`finish_reason` and an empty delta, with stream_options.include_usage a last chunk with empty "
+                "`choices` and `usage`, then `data: [DONE]`. A chunk is {id, object: chat.completion.chunk, "
+                "created, model, system_fingerprint, choices: [{index, delta, logprobs, finish_reason}]}; with "
+                "`collection` the first carries `sources` and the finishing one `citations`. A failure after the "
+                'first chunk is one `data: {"error": {...}}` event, and the stream ends.',
             ),
             400: OpenApiResponse(
-                description='OpenAI error shape: {"error": {"message", "type", "param", "code"}}; also for a request '
-                "with `tools`, `functions`, a forced `tool_choice` or tool messages (tool calling is not supported)"
+                OpenAIErrorSerializer,
+                description="Invalid request (`param` names the field); also for a request with `tools`, "
+                "`functions`, a forced `tool_choice` or tool messages (tool calling is not supported)",
             ),
         },
         summary="OpenAI-compatible chat completions (official OpenAI clients work against it)",
