@@ -27,7 +27,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -41,6 +41,7 @@ from services.transcription.output import RESPONSE_FORMATS
 from services.transcription.types import Transcript
 from services.transcription_service import SUPPORTED_FORMATS, AudioSource, TranscribeRequest, TranscriptionService
 
+from . import serializers as s
 from .uploads import form_data, install_upload_limit
 
 GRANULARITIES = ("segment", "word")
@@ -230,12 +231,12 @@ class OpenAITranscriptionFormSerializer(OpenAIAudioFormSerializer):
     )
 
 
-_RESPONSES = {
-    200: OpenApiResponse(
-        OpenApiTypes.OBJECT,
-        description='json: {"text", "usage"}; verbose_json: {"task", "language", "duration", "text", "segments", '
-        '"words" (with the word granularity), "usage"}; text, srt, vtt: plain text',
-    ),
+_TEXT_RESPONSES = {
+    (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="response_format text: the text and a newline"),
+    (200, "application/x-subrip"): OpenApiResponse(OpenApiTypes.STR, description="response_format srt"),
+    (200, "text/vtt"): OpenApiResponse(OpenApiTypes.STR, description="response_format vtt (WebVTT)"),
+}
+_ERRORS = {
     400: OpenApiResponse(OpenAIErrorSerializer, description="Invalid field (`param` names it) or undecodable audio"),
     413: OpenApiResponse(
         OpenAIErrorSerializer,
@@ -247,13 +248,40 @@ _RESPONSES = {
 }
 
 
+def _json_response(name: str, plain: type[serializers.Serializer], verbose: type[serializers.Serializer]) -> Any:
+    return OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name=name, serializers=[plain, verbose], resource_type_field_name=None, many=False
+        ),
+        description="response_format json (the default) or verbose_json (`segments` with the segment granularity, "
+        "the default; `words` with the word granularity); response_format text, srt or vtt: the text as "
+        "text/plain, application/x-subrip or text/vtt",
+    )
+
+
+_TRANSCRIPTION_RESPONSES = {
+    (200, "application/json"): _json_response(
+        "OpenAITranscriptionResponse", s.OpenAITranscriptionJSONSerializer, s.OpenAITranscriptionVerboseSerializer
+    ),
+    **_TEXT_RESPONSES,
+    **_ERRORS,
+}
+_TRANSLATION_RESPONSES = {
+    (200, "application/json"): _json_response(
+        "OpenAITranslationResponse", s.OpenAITranslationJSONSerializer, s.OpenAITranslationVerboseSerializer
+    ),
+    **_TEXT_RESPONSES,
+    **_ERRORS,
+}
+
+
 class OpenAITranscriptionsView(_OpenAIAudioView):
     task = "transcribe"
 
     @extend_schema(
         operation_id="v1_audio_transcriptions_create",
         request={"multipart/form-data": OpenAITranscriptionFormSerializer},
-        responses=_RESPONSES,
+        responses=_TRANSCRIPTION_RESPONSES,
         summary="OpenAI-compatible speech to text (official OpenAI clients work against it)",
     )
     def post(self, request: Request) -> HttpResponse | Response:
@@ -266,7 +294,7 @@ class OpenAITranslationsView(_OpenAIAudioView):
     @extend_schema(
         operation_id="v1_audio_translations_create",
         request={"multipart/form-data": OpenAIAudioFormSerializer},
-        responses=_RESPONSES,
+        responses=_TRANSLATION_RESPONSES,
         summary="OpenAI-compatible speech to English text, from any language (needs a multilingual Whisper)",
     )
     def post(self, request: Request) -> HttpResponse | Response:

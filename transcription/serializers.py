@@ -236,3 +236,63 @@ class EstimateCostResponseSerializer(serializers.Serializer):
     currency = serializers.CharField()
     ratePerMinute = serializers.FloatField()
     breakdown = CostBreakdownSerializer()
+
+
+# --- OpenAI's audio answers (transcription/openai_audio.py)
+class OpenAIAudioUsageSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(["duration"])
+    seconds = serializers.IntegerField(help_text="Seconds of audio, rounded up.")
+
+
+class OpenAITranscriptionJSONSerializer(serializers.Serializer):
+    """response_format json (the default) of /v1/audio/transcriptions."""
+
+    text = serializers.CharField(allow_blank=True)
+    usage = OpenAIAudioUsageSerializer()
+
+
+class OpenAITranslationJSONSerializer(serializers.Serializer):
+    """response_format json (the default) of /v1/audio/translations: the English text alone."""
+
+    text = serializers.CharField(allow_blank=True)
+
+
+class OpenAIWordSerializer(serializers.Serializer):
+    word = serializers.CharField()
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+
+
+class OpenAISegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    seek = serializers.IntegerField(help_text="The segment's start in 10 ms frames.")
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    text = serializers.CharField(allow_blank=True)
+    tokens = serializers.ListField(child=serializers.IntegerField(), help_text="Always empty (no token ids reported).")
+    temperature = serializers.FloatField()
+    avg_logprob = serializers.FloatField()
+    compression_ratio = serializers.FloatField()
+    no_speech_prob = serializers.FloatField()
+
+
+class OpenAITranslationVerboseSerializer(serializers.Serializer):
+    """response_format verbose_json of /v1/audio/translations."""
+
+    task = serializers.ChoiceField(["translate"])
+    language = serializers.CharField(help_text="The output's language: always 'english'.")
+    duration = serializers.FloatField(help_text="Seconds of audio.")
+    text = serializers.CharField(allow_blank=True)
+    segments = OpenAISegmentSerializer(many=True, required=False, help_text="With the segment granularity (default).")
+
+
+class OpenAITranscriptionVerboseSerializer(serializers.Serializer):
+    """response_format verbose_json of /v1/audio/transcriptions."""
+
+    task = serializers.ChoiceField(["transcribe"])
+    language = serializers.CharField(allow_null=True, help_text="Whisper's language name, e.g. 'english'.")
+    duration = serializers.FloatField(help_text="Seconds of audio.")
+    text = serializers.CharField(allow_blank=True)
+    segments = OpenAISegmentSerializer(many=True, required=False, help_text="With the segment granularity (default).")
+    words = OpenAIWordSerializer(many=True, required=False, help_text="With the word granularity.")
+    usage = OpenAIAudioUsageSerializer()
