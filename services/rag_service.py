@@ -173,9 +173,29 @@ class RAGService:
     async def add_documents(self, documents: Sequence[DocumentInput], collection: str = "default") -> list[str]:
         return await sync_to_async(self.index_documents)(documents, collection)
 
-    async def add_project_document(self, **document: Any) -> tuple[str, int]:
-        """``index_project_document``'s keyword arguments (document_id, project_id, filename, ...)."""
-        return await sync_to_async(functools.partial(self.index_project_document, **document))()
+    async def add_project_document(
+        self,
+        *,
+        document_id: str,
+        project_id: str,
+        filename: str,
+        content: str,
+        file_type: str,
+        chunk_size: int = 1000,
+        chunk_overlap: int = 200,
+    ) -> tuple[str, int]:
+        """``index_project_document``, with its keyword arguments."""
+        index = functools.partial(
+            self.index_project_document,
+            document_id=document_id,
+            project_id=project_id,
+            filename=filename,
+            content=content,
+            file_type=file_type,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+        )
+        return await sync_to_async(index)()
 
     async def add_files(self, collection: str, files: Sequence[FileInput], **options: Any) -> list[int]:
         """``index_files`` (chunk_size, chunk_overlap, extra_metadata as keywords)."""
@@ -184,9 +204,31 @@ class RAGService:
     async def retrieve(self, request: SearchRequest) -> list[Hit]:
         return await sync_to_async(self.search)(request)
 
-    async def query(self, **question: Any) -> dict[str, Any]:
-        """``answer``'s keyword arguments (query, collection, context_limit, model, ...)."""
-        return await sync_to_async(functools.partial(self.answer, **question))()
+    async def query(
+        self,
+        *,
+        query: str,
+        collection: str = "default",
+        context_limit: int = 5,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        min_score: float = 0.5,
+        mode: str = "hybrid",
+        rerank: bool = False,
+    ) -> dict[str, Any]:
+        """``answer``, with its keyword arguments."""
+        answer = functools.partial(
+            self.answer,
+            query=query,
+            collection=collection,
+            context_limit=context_limit,
+            model=model,
+            system_prompt=system_prompt,
+            min_score=min_score,
+            mode=mode,
+            rerank=rerank,
+        )
+        return await sync_to_async(answer)()
 
     async def list_collections(self) -> list[str]:
         return await sync_to_async(self.collections)()
