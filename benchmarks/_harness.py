@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +97,10 @@ def django_command(server: str, port: int, workers: int) -> list[str]:
 def running(command: list[str], env: dict[str, str], health_url: str, timeout: float = 120.0) -> Iterator[None]:
     # The server's output goes to a file: an unread pipe fills up (access logs) and blocks it.
     log = tempfile.NamedTemporaryFile("w+", prefix="mlservice-server-", suffix=".log", delete=False)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group, so that stopping it stops its workers too: granian's graceful shutdown
+    # waits for in-flight requests, and workers orphaned by killing the parent alone kept draining a
+    # queue of abandoned batches for minutes, skewing whatever was measured next.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         try:
             wait_until_up(health_url, timeout)
@@ -108,11 +112,19 @@ def running(command: list[str], env: dict[str, str], health_url: str, timeout: f
     finally:
         log.close()
         os.unlink(log.name)
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            pass
+        _signal_group(process, signal.SIGKILL)  # whatever is left of the group (workers included)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 @contextlib.contextmanager

@@ -260,11 +260,17 @@ class AnthropicHandler(_Handler):
         yield event("message_stop", {"type": "message_stop"})
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of 64 calls (benchmarks/concurrency.py) then
+    # overflows it and an SDK call fails with "Connection error", the fake's fault, not ours.
+    request_queue_size = 256
+
+
 @contextmanager
 def serve(handler: type[_Handler]) -> Iterator[FakeProvider]:
     fake = FakeProvider()
     bound = type(handler.__name__, (handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
+    server = _Server(("127.0.0.1", 0), bound)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
