@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -5,7 +6,7 @@ from django.template.response import TemplateResponse
 from services import auth_service
 
 from .login_throttle import ThrottledAdminAuthenticationForm
-from .models import ApiKey
+from .models import ApiKey, ApiKeyQuerySet
 
 # Failed logins are counted per IP and per username; past the limit no password is hashed.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -24,10 +25,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # A "revoked" column with boolean icons showed a green tick for revoked keys.
         return not obj.revoked
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if not change:
             # Only the hash is stored; the raw key is kept on the object for response_add.
-            obj._raw_key = obj.assign_new_secret()  # type: ignore[attr-defined]
+            obj._raw_key = obj.assign_new_secret()  # type: ignore[attr-defined]  # kept on this instance for response_add only
         super().save_model(request, obj, form, change)
         auth_service.get_instance().invalidate()
 
@@ -49,7 +50,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description="Revoke selected keys")
-    def revoke(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def revoke(self, request: HttpRequest, queryset: ApiKeyQuerySet) -> None:
         count = queryset.revoke()
         auth_service.get_instance().invalidate()
         self.message_user(request, f"Revoked {count} key(s).")

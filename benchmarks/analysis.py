@@ -264,7 +264,7 @@ def _llm_summary(service: object, text: str) -> str:
     from mlservice.core.errors import ServiceError
 
     try:
-        return service.summarize(text, method="llm")["summary"]  # type: ignore[attr-defined]
+        return service.summarize(text, method="llm")["summary"]  # type: ignore[attr-defined]  # the AnalysisService, passed untyped
     except ServiceError as exc:  # scored as an empty summary, and said
         print(f"  llm summary failed: {exc.message[:120]}")
         return ""
@@ -293,7 +293,7 @@ def bench_sentiment3(per_class: int) -> None:
         predicted, times = [], []
         for text in texts:
             answer, seconds = timed(lambda text=text, method=method: service.sentiment(text, method=method))
-            predicted.append(answer["sentiment"])  # type: ignore[index]
+            predicted.append(answer["sentiment"])  # type: ignore[index]  # timed() returns object
             times.append(seconds)
         pred, true = np.array(predicted), np.array(truth)
         accuracy = float((pred == true).mean())

@@ -78,7 +78,7 @@ def batches(texts: list[str], size: int) -> list[list[str]]:
     return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
-def library_pass(model, texts: list[str], size: int, threads: int) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+def library_pass(model, texts: list[str], size: int, threads: int) -> tuple[float, np.ndarray]:
     import torch
 
     torch.set_num_threads(threads)
@@ -223,7 +223,7 @@ def main() -> None:
     (out / "embeddings.json").write_text(json.dumps(rows, indent=2))
 
 
-def summarise(kind: str, size: int, count: int, figures: dict[str, list[float]], cosines) -> dict:  # type: ignore[no-untyped-def]
+def summarise(kind: str, size: int, count: int, figures: dict[str, list[float]], cosines) -> dict:
     api1 = statistics.median(figures["api1"])
     api2 = statistics.median(figures["api2"])
     ratios1 = [a / b for a, b in zip(figures["api1"], figures["best"], strict=True)]

@@ -83,7 +83,7 @@ def start_postgres() -> None:
     _wait(lambda: subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0)
 
 
-def _wait(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+def _wait(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not condition():
         time.sleep(0.5)

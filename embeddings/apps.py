@@ -1,10 +1,16 @@
+from __future__ import annotations
+
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from django.apps import AppConfig
 
 from mlservice.core.process import is_serving_process
+
+if TYPE_CHECKING:
+    from services.embedding_service import EmbeddingService
 
 logger = logging.getLogger("mlservice.embeddings")
 
@@ -42,7 +48,7 @@ _LOCAL_MODEL_PATHS = (
 )
 
 
-def _limit_local_model_routes(service) -> None:  # type: ignore[no-untyped-def]
+def _limit_local_model_routes(service: EmbeddingService) -> None:
     """Refuse at the ASGI front (503 + Retry-After, before the body is read) once the model's slots
     and queue are taken by requests in progress: mlservice/serving.py RouteLane says why."""
     from django.conf import settings
@@ -67,7 +73,7 @@ def _limit_local_model_routes(service) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def _warm(service) -> None:  # type: ignore[no-untyped-def]
+def _warm(service: EmbeddingService) -> None:
     try:
         if service.provider_for(None) != "local":
             return  # the default model is remote; load the local one only if a request asks for it

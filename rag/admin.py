@@ -7,18 +7,20 @@ there; the embedded and Qdrant stores keep their own storage.
 
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from .models import RagChunk, RagCollection
 
 
 class ReadOnlyRagAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # DELETE /rag/collections/{name} removes a collection with all its chunks
 
 

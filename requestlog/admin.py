@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from .models import CacheEntry, RequestLog, UsageDaily
 
@@ -6,10 +8,10 @@ from .models import CacheEntry, RequestLog, UsageDaily
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Logs are written by the service; the admin only looks."""
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

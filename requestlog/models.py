@@ -7,6 +7,7 @@ share the database; ``service_name`` is always ``django`` for rows we write.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
@@ -119,7 +120,7 @@ class UsageDaily(models.Model):
     def __str__(self) -> str:
         return f"{self.date} {self.endpoint_category}: {self.total_requests}"
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Mirrors the migration's trigger_ml_usage_avg_duration (integer division).
         self.avg_duration_ms = self.total_duration_ms // self.total_requests if self.total_requests else 0
         super().save(*args, **kwargs)

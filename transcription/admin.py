@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from .models import TranscriptionJob
 
@@ -12,5 +14,5 @@ class TranscriptionJobAdmin(admin.ModelAdmin):
     search_fields = ("id", "filename", "error")
     readonly_fields = [field.name for field in TranscriptionJob._meta.fields]
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

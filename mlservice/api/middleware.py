@@ -69,7 +69,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else str(fast_uuid4())
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # our own attribute on Django's request
         token = request_id_var.set(request_id)
         try:
             response = (self.check_host and _refuse_host(request)) or self.get_response(request)
@@ -119,7 +119,7 @@ def _refuse_host(request: HttpRequest) -> HttpResponse | None:
         # Django logs this at ERROR with a traceback; it is a client's mistake (or a scan).
         host_logger.warning("%s", exc)
         response = json_error(400, "Bad Request", ["Invalid Host header"])
-        response._has_been_logged = True  # type: ignore[attr-defined]
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag: do not log it again
         return response
     return None
 
@@ -205,7 +205,7 @@ class _BrowserOnly:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(BROWSER_PATH_PREFIXES):
             return self.get_response(request)
-        return super().__call__(request)  # type: ignore[misc]
+        return super().__call__(request)  # type: ignore[misc]  # a mixin: the middleware it precedes has __call__
 
 
 class BrowserSessionMiddleware(_BrowserOnly, SessionMiddleware):

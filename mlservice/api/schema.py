@@ -135,7 +135,7 @@ class ServiceAutoSchema(AutoSchema):
             return own.splitlines()[0].rstrip(".")
         return _humanize(self.view.__class__.__name__)
 
-    def get_description(self) -> str:  # type: ignore[override]
+    def get_description(self) -> str:  # type: ignore[override]  # the stubs say str | None; we always give one
         own = _own_doc(self._handler()) or _own_doc(self.view.__class__)
         if own:
             return own

@@ -31,7 +31,7 @@ LOCAL_LLM = "qwen2.5-coder-0.5b-instruct"
 
 
 class Scrape:
-    def __init__(self, api=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, api=None) -> None:
         """``/metrics`` through the API; without ``api``, the same text rendered directly (for code
         that runs inside an event loop, where Django's test client cannot be used)."""
         if api is None:
@@ -148,7 +148,7 @@ def transcription_dirs(settings, tmp_path: Path) -> None:
         pytest.skip(f"evaluation clip not found at {CLIP}")
 
 
-def _transcribe(api):  # type: ignore[no-untyped-def]
+def _transcribe(api):
     with CLIP.open("rb") as handle:
         return api.post("/transcription/transcribe", {"file": handle}, format="multipart")
 
@@ -250,7 +250,7 @@ def test_label_values_come_from_fixed_sets() -> None:
 def test_the_asgi_front_counts_requests_in_progress_and_refusals() -> None:
     release = threading.Event()
 
-    def slow_app(environ, start_response):  # type: ignore[no-untyped-def]
+    def slow_app(environ, start_response):
         release.wait(5)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
@@ -264,7 +264,7 @@ def test_the_asgi_front_counts_requests_in_progress_and_refusals() -> None:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    def call(path: str):  # type: ignore[no-untyped-def]
+    def call(path: str):
         scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [],
                  "server": ("testserver", 80), "client": ("10.0.0.1", 5555), "scheme": "http", "http_version": "1.1"}  # fmt: skip
         return app(scope, receive, send)

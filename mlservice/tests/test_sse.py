@@ -23,7 +23,7 @@ def _events(closed: list[bool], fail_at: int | None = None, pause: float = 0.0) 
         closed.append(True)
 
 
-def _read(events: Iterator[bytes], **kwargs) -> list[bytes]:  # type: ignore[no-untyped-def]
+def _read(events: Iterator[bytes], **kwargs) -> list[bytes]:
     response = sse_response(events, **kwargs)
     try:
         return list(response.streaming_content)

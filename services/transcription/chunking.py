@@ -118,8 +118,8 @@ def transcribe_stream(
 
 def _total_speech(parts: list[Transcript]) -> float | None:
     """Seconds the model decoded over all windows (overlaps count twice: they were decoded twice)."""
-    seconds = [part.speech_seconds for part in parts]
-    return None if any(value is None for value in seconds) else sum(seconds)  # type: ignore[arg-type]
+    seconds = [part.speech_seconds for part in parts if part.speech_seconds is not None]
+    return sum(seconds) if len(seconds) == len(parts) else None
 
 
 def transcribe_file_in_windows(

@@ -33,7 +33,7 @@ def fake_openai_server() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def fake_openai(fake_openai_server: FakeOpenAI, settings) -> FakeOpenAI:  # type: ignore[no-untyped-def]
+def fake_openai(fake_openai_server: FakeOpenAI, settings) -> FakeOpenAI:
     """The fake server, configured as the OpenAI endpoint, with a clean record."""
     fake_openai_server.requests.clear()
     fake_openai_server.script.clear()

@@ -28,7 +28,7 @@ def redis_caches(url: str) -> dict:
 
 
 @pytest.fixture
-def redis_url(require_service) -> str:  # type: ignore[no-untyped-def]
+def redis_url(require_service) -> str:
     parsed = urlparse(require_service("redis"))
     return f"redis://{parsed.hostname}:{parsed.port or 6379}/11"
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 PREFIXES = ["", "/api/v1"]
 
 
-def assert_contract_error(response, status: int, text: str) -> None:  # type: ignore[no-untyped-def]
+def assert_contract_error(response, status: int, text: str) -> None:
     body = response.json()
     assert response.status_code == status, body
     assert body["success"] is False and body["statusCode"] == status
@@ -18,7 +18,7 @@ def assert_contract_error(response, status: int, text: str) -> None:  # type: ig
 
 
 @pytest.fixture(autouse=True)
-def _local_only(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def _local_only(settings, embedder) -> None:
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = ""
     settings.EMBEDDING_MODEL = ""

@@ -12,7 +12,7 @@ from services.embedding_service import EmbeddingService
 
 
 @pytest.fixture
-def no_embedding(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def no_embedding(monkeypatch) -> None:
     """Fail the test if a refused request reached the model (the point is not to tokenise)."""
 
     def refuse(*args: object, **kwargs: object) -> None:
@@ -21,7 +21,7 @@ def no_embedding(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(EmbeddingService, "embed", refuse)
 
 
-def _413(response) -> str:  # type: ignore[no-untyped-def]
+def _413(response) -> str:
     assert response.status_code == 413, response.content[:300]
     body = response.json()
     assert body["success"] is False and body["statusCode"] == 413

@@ -11,7 +11,7 @@ import pytest
 
 
 @pytest.fixture
-def client(live_server, settings, embedder) -> openai.OpenAI:  # type: ignore[no-untyped-def]
+def client(live_server, settings, embedder) -> openai.OpenAI:
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = ""
     settings.EMBEDDING_MODEL = ""

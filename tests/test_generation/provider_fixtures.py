@@ -13,7 +13,7 @@ from .fake_providers import AnthropicHandler, FakeProvider, OpenAIHandler, serve
 
 
 @pytest.fixture(autouse=True)
-def no_llm(settings) -> None:  # type: ignore[no-untyped-def]
+def no_llm(settings) -> None:
     """Start every test with no provider configured, whatever the developer's environment holds."""
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = ""
@@ -26,7 +26,7 @@ def no_llm(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def openai_fake(settings, no_llm) -> Iterator[FakeProvider]:  # type: ignore[no-untyped-def]
+def openai_fake(settings, no_llm) -> Iterator[FakeProvider]:
     with serve(OpenAIHandler) as fake:
         settings.OPENAI_API_KEY = "sk-test"
         settings.OPENAI_BASE_URL = f"{fake.base_url}/v1"
@@ -34,7 +34,7 @@ def openai_fake(settings, no_llm) -> Iterator[FakeProvider]:  # type: ignore[no-
 
 
 @pytest.fixture
-def anthropic_fake(settings, no_llm) -> Iterator[FakeProvider]:  # type: ignore[no-untyped-def]
+def anthropic_fake(settings, no_llm) -> Iterator[FakeProvider]:
     with serve(AnthropicHandler) as fake:
         settings.ANTHROPIC_API_KEY = "sk-ant-test"
         settings.ANTHROPIC_BASE_URL = fake.base_url

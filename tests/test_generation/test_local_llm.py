@@ -163,7 +163,7 @@ def test_requests_are_capped_and_made_valid_utf8_for_llama_cpp(settings) -> None
 
 # --- real generations (the packaged default model) ---------------------------------------------
 @pytest.fixture
-def local_llm(settings):  # type: ignore[no-untyped-def]
+def local_llm(settings):
     settings.LOCAL_LLM_MODEL = DEFAULT_MODEL
     settings.LOCAL_LLM_MAX_TOKENS = 12  # /generation/text's minimum max_tokens is 100
     if not local_models.is_installed():

@@ -24,7 +24,7 @@ from services import auth_service
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def _client(live_server, key: str = "anything", **kwargs) -> openai.OpenAI:  # type: ignore[no-untyped-def]
+def _client(live_server, key: str = "anything", **kwargs) -> openai.OpenAI:
     kwargs.setdefault("max_retries", 0)
     return openai.OpenAI(api_key=key, base_url=f"{live_server.url}/v1", timeout=30, **kwargs)
 
@@ -42,7 +42,7 @@ def _embed_with_openai(client: openai.OpenAI) -> object:
 
 
 @pytest.fixture
-def keys_required(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def keys_required(settings) -> Iterator[str]:
     settings.ML_SERVICE_API_KEYS = ["sk-right-key"]
     auth_service.get_instance().invalidate()
     yield "sk-right-key"
@@ -51,7 +51,7 @@ def keys_required(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def throttled(settings, monkeypatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def throttled(settings, monkeypatch) -> Iterator[None]:
     """One request per client IP every 3 s: longer than the SDK's own backoff (0.5 s, then 1 s)."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": None, "ip": "1/s"}}
     monkeypatch.setattr(IpRateThrottle, "parse_rate", lambda self, rate: (1, 3) if rate else (None, None))

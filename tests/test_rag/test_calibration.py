@@ -145,7 +145,7 @@ def test_search_api_shows_the_calibrated_score(post_json, embedded_api) -> None:
 
 
 @pytest.fixture
-def llm_api(embedded_api, openai_fake):  # type: ignore[no-untyped-def]
+def llm_api(embedded_api, openai_fake):
     with override_settings(RAG_ANSWER_MODE="auto", EMBEDDING_MODEL="all-MiniLM-L6-v2"):
         for content, source in HANDBOOK:
             embedded_api.index_document(DocumentInput(content=content, source=source), "handbook")

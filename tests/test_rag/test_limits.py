@@ -21,11 +21,11 @@ def nested(depth: int) -> str:
     return '{"a":' * depth + '"x"' + "}" * depth
 
 
-def post_raw(api, path: str, body: str):  # type: ignore[no-untyped-def]
+def post_raw(api, path: str, body: str):
     return api.generic("POST", path, body, content_type="application/json")
 
 
-def _bad(response, status: int = 400) -> str:  # type: ignore[no-untyped-def]
+def _bad(response, status: int = 400) -> str:
     assert response.status_code == status, response.content[:300]
     body = response.json()
     assert body["success"] is False and body["statusCode"] == status

@@ -25,13 +25,13 @@ DOCUMENTS = [
 
 
 @pytest.fixture(autouse=True)
-def local_embeddings():  # type: ignore[no-untyped-def]
+def local_embeddings():
     with override_settings(EMBEDDING_MODEL="all-MiniLM-L6-v2"):  # not OpenAI's when a fake key is set
         yield
 
 
 @pytest.fixture
-def indexed(embedded_api: RAGService, live_server) -> str:  # type: ignore[no-untyped-def]
+def indexed(embedded_api: RAGService, live_server) -> str:
     for content, source in DOCUMENTS:
         response = httpx.post(
             f"{live_server.url}/rag/index",
@@ -42,7 +42,7 @@ def indexed(embedded_api: RAGService, live_server) -> str:  # type: ignore[no-un
 
 
 @pytest.fixture
-def generative():  # type: ignore[no-untyped-def]
+def generative():
     with override_settings(RAG_ANSWER_MODE="auto"):
         yield
 
@@ -146,7 +146,7 @@ def test_a_client_that_disconnects_stops_the_upstream_stream(indexed, generative
 
 
 @pytest.fixture
-def local_llm(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def local_llm(settings) -> Iterator[None]:
     settings.LOCAL_LLM_MODEL = "qwen2.5-coder-0.5b-instruct"
     settings.LOCAL_LLM_MAX_TOKENS = 16
     if not local_models.is_installed():
@@ -171,7 +171,7 @@ def test_the_local_llm_streams_a_rag_answer(indexed, local_llm) -> None:
 
 # --- the OpenAI-compatible chat with a collection (generation/openai_rag.py) ---------------------
 @pytest.fixture
-def openai_client(indexed):  # type: ignore[no-untyped-def]
+def openai_client(indexed):
     import openai
 
     return openai.OpenAI(api_key="anything", base_url=f"{indexed}/v1", max_retries=0, timeout=30)

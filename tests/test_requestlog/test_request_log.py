@@ -150,7 +150,7 @@ def test_background_writer_drains_the_queue(api):
     assert _settled(lambda: usage.get().total_requests) == 20
 
 
-def _settled(query):  # type: ignore[no-untyped-def]
+def _settled(query):
     # The test database is SQLite's shared-cache memory database: while the writer thread commits,
     # a read from this thread meets a table lock ("database table is locked") instead of waiting.
     for _ in range(50):

@@ -37,7 +37,7 @@ def tei(tmp_path: Any) -> Iterator[FakeReranker]:
     server.server_close()
 
 
-def _index(post_json) -> None:  # type: ignore[no-untyped-def]
+def _index(post_json) -> None:
     documents = [{"content": text, "source": key, "documentId": key} for key, text in DOCUMENTS]
     response = post_json("/rag/index/batch", {"collection": "rr", "documents": documents})
     assert response.status_code == 201, response.content

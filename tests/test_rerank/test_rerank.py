@@ -23,7 +23,7 @@ DOCUMENTS = [
 
 
 @pytest.fixture(scope="module", params=["tei", "infinity", "cohere", "jina", "voyage"])
-def fake_server(request) -> Iterator[FakeReranker]:  # type: ignore[no-untyped-def]
+def fake_server(request) -> Iterator[FakeReranker]:
     fake, server = start_fake_reranker(request.param)
     yield fake
     server.shutdown()
@@ -31,7 +31,7 @@ def fake_server(request) -> Iterator[FakeReranker]:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def provider(fake_server: FakeReranker, settings) -> FakeReranker:  # type: ignore[no-untyped-def]
+def provider(fake_server: FakeReranker, settings) -> FakeReranker:
     fake_server.requests.clear()
     fake_server.script.clear()
     fake_server.max_batch = 1000
