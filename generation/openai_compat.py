@@ -97,7 +97,8 @@ def _message(item: Any, index: int) -> dict[str, str]:
         raise OpenAIRequestError(
             f"{param}.role {item['role']}: tool and function results are not supported by this server", param
         )
-    if not isinstance(item, dict) or item.get("role") not in ROLES:
+    # A non-string role (an object, a list) cannot be looked up in ROLES: it is the same 400.
+    if not isinstance(item, dict) or not isinstance(item.get("role"), str) or item["role"] not in ROLES:
         raise OpenAIRequestError(f"{param}.role must be one of system, developer, user, assistant", param)
     content = item.get("content")
     if isinstance(content, list):  # content parts: keep the text ones

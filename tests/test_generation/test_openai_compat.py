@@ -110,3 +110,14 @@ def test_tool_results_are_refused_and_no_tool_requests_pass(client, anthropic_fa
         model="claude-haiku-4-5", messages=[{"role": "user", "content": "Ping"}], tools=[], tool_choice="none"
     )
     assert completion.choices[0].message.content == "Echo: Ping"
+
+
+@pytest.mark.parametrize("role", [{}, ["user"], 1, None])
+def test_a_role_that_is_not_a_string_is_a_400_in_openais_shape(client, anthropic_fake, role) -> None:
+    # Found by schemathesis: an object as the role was looked up in a dict and answered 500.
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="claude-haiku-4-5", messages=[{"role": role, "content": "Hi"}])
+    assert refused.value.body["param"] == "messages.[0]"
+    assert refused.value.body["type"] == "invalid_request_error"
+    assert "role must be one of system, developer, user, assistant" in refused.value.message
+    assert anthropic_fake.requests == []
