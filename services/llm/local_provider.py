@@ -116,7 +116,7 @@ class LocalChatProvider:
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "messages": [{**m, "content": _utf8(m["content"])} for m in request.messages],
+            "messages": _merge_consecutive_roles(request.messages),
             "temperature": request.temperature,
             # A CPU model writes about 25 tokens/s: the cap keeps one answer within seconds.
             "max_tokens": min(request.max_tokens, settings.LOCAL_LLM_MAX_TOKENS),
@@ -164,6 +164,23 @@ def _start_server(model: local_models.LocalModel) -> Any:
         return xllamacpp.Server(params)
     except Exception as exc:
         raise ServiceUnavailable(f"LOCAL_LLM_MODEL={model.name}: llama.cpp could not load {model.path}: {exc}") from exc
+
+
+def _merge_consecutive_roles(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Messages in llama.cpp's form: consecutive messages of one role joined into one.
+
+    OpenAI's API takes any sequence of roles, but chat templates refuse some (Qwen's: "Cannot have
+    2 or more assistant messages at the end of the list", found by schemathesis as a 500); joined,
+    the model reads the same text in an order every template accepts.
+    """
+    merged: list[dict[str, str]] = []
+    for message in messages:
+        content = _utf8(message["content"])
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1] = {**merged[-1], "content": f"{merged[-1]['content']}\n\n{content}"}
+        else:
+            merged.append({**message, "content": content})
+    return merged
 
 
 def _utf8(text: str) -> str:

@@ -161,6 +161,22 @@ def test_requests_are_capped_and_made_valid_utf8_for_llama_cpp(settings) -> None
     assert body["response_format"] == {"type": "json_object"}
 
 
+def test_consecutive_messages_of_one_role_reach_llama_cpp_as_one() -> None:
+    from services.llm.base import ChatRequest
+    from services.llm.local_provider import LocalChatProvider
+
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "assistant", "content": "How can I help?"},
+    ]
+    body = LocalChatProvider._body(ChatRequest(messages, "local", 0.2, 50))
+    assert body["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello.\n\nHow can I help?"},
+    ]
+
+
 # --- real generations (the packaged default model) ---------------------------------------------
 @pytest.fixture
 def local_llm(settings):
@@ -185,6 +201,15 @@ def test_openai_compatible_chat_answers_offline(post_json, local_llm) -> None:
     assert "Paris" in body["choices"][0]["message"]["content"]
     assert body["model"] == DEFAULT_MODEL
     assert body["usage"]["prompt_tokens"] > 10 and 0 < body["usage"]["completion_tokens"] <= 12
+
+
+@pytest.mark.slow
+def test_two_assistant_messages_at_the_end_are_answered_not_a_500(post_json, local_llm) -> None:
+    # Found by schemathesis: Qwen's chat template refuses two trailing assistant messages.
+    messages = [*CAPITAL, {"role": "assistant", "content": "Paris"}, {"role": "assistant", "content": ""}]
+    response = post_json("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": messages, "max_tokens": 5})
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["choices"][0]["message"]["role"] == "assistant"
 
 
 @pytest.mark.slow
