@@ -240,24 +240,26 @@ class ThreadPoolWSGI:
             raise _BodyTooLarge
         parts: list[bytes] = []
         size = 0
-        # One deadline, one level of wait_for: a wait_for nested in another (Python 3.11) can
-        # swallow the outer cancellation when a chunk arrives as the outer timeout fires, and the
-        # body would then be read to the end after its time was up.
-        deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
-        while True:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise TimeoutError
-            message = await asyncio.wait_for(receive(), min(self.limits.body_idle_timeout, left))
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limits.max_body_bytes:
-                raise _BodyTooLarge
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        # One timer for the whole body, moved forward after each chunk (the idle timeout) but never
+        # past the overall deadline. asyncio.timeout costs a timer handle per request, where
+        # wait_for made a task per chunk; and unlike a wait_for nested in another (Python 3.11), it
+        # cannot swallow the expiry when a chunk arrives just as the time is up.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.body_timeout
+        idle = self.limits.body_idle_timeout
+        async with asyncio.timeout_at(min(deadline, loop.time() + idle)) as window:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.limits.max_body_bytes:
+                    raise _BodyTooLarge
+                parts.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(parts)
+                window.reschedule(min(deadline, loop.time() + idle))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

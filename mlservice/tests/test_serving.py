@@ -108,6 +108,27 @@ def test_a_slow_body_gets_408_without_taking_a_thread() -> None:
     assert calls == []
 
 
+def test_a_body_that_stops_coming_gets_408_after_the_idle_timeout_not_the_whole_deadline() -> None:
+    app = ThreadPoolWSGI(_echo_app, ServingLimits(threads=1, body_timeout=30.0, body_idle_timeout=0.2))
+    chunks = [b"a", b"b"]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if not chunks:
+            await asyncio.sleep(3600)  # the client stopped sending in the middle of its body
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/x", "query_string": b"", "headers": []}
+    started = time.perf_counter()
+    asyncio.run(app(scope, receive, send))
+    waited = time.perf_counter() - started
+    assert sent[0]["status"] == 408 and 0.15 < waited < 2.0
+    assert json.loads(sent[1]["body"])["statusCode"] == 408
+
+
 def test_a_declared_or_actual_body_over_the_limit_is_413() -> None:
     app = ThreadPoolWSGI(_echo_app, ServingLimits(threads=1, max_body_bytes=10))
     status, _, body = asyncio.run(_call(app, "/x", headers=[(b"content-length", b"999999")]))
