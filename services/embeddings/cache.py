@@ -17,6 +17,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from mlservice import metrics
 from mlservice.core.cache import GuardedCache
 
+from .config import embedding_config
+
 
 class VectorCache:
     def __init__(self) -> None:
@@ -58,9 +60,7 @@ class VectorCache:
 
 
 def _retry_seconds() -> float:
-    from django.conf import settings
-
-    return settings.EMBEDDING_CACHE_RETRY_SECONDS
+    return embedding_config().cache_retry_seconds
 
 
 def _decode(value: object) -> tuple[np.ndarray, int] | None:
