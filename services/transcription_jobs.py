@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import DatabaseError, OperationalError, close_old_connections, connections
 from django.db.models import Count
 from django.utils import timezone
@@ -29,6 +28,7 @@ from mlservice.core.errors import ServiceError
 from services.model_gate import patient
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
+from services.transcription.config import transcription_config
 from services.transcription.files import safe_suffix
 from services.transcription.types import (
     EngineChoice,
@@ -72,7 +72,7 @@ def create_job(
 ) -> TranscriptionJob:
     """Copy the audio where the workers can read it, store the job, and dispatch it."""
     job_id = uuid.uuid4()
-    job_dir = Path(settings.TRANSCRIPTION_JOB_DIR)
+    job_dir = transcription_config().job_dir
     job_dir.mkdir(parents=True, exist_ok=True)
     stored = job_dir / f"{job_id}{safe_suffix(prepared.filename)}"
     shutil.copyfile(prepared.path, stored)
@@ -98,12 +98,12 @@ def create_job(
 
 
 def runner() -> str:
-    configured = settings.TRANSCRIPTION_JOB_RUNNER
-    if configured != "auto":
-        return configured
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    config = transcription_config()
+    if config.job_runner != "auto":
+        return config.job_runner
+    if config.celery_always_eager:
         return "eager"
-    return "celery" if settings.CELERY_BROKER_URL else "thread"
+    return "celery" if config.celery_broker_url else "thread"
 
 
 def dispatch(job_id: str, service: JobService) -> None:
@@ -214,13 +214,14 @@ def _transcribe(job: TranscriptionJob, service: JobService) -> Transcript:
 
     # Decoded window by window and planned on the duration measured at upload: the memory of a
     # job is one window's, whatever the length of its audio (or what its header claims).
+    config = transcription_config()
     transcript = transcribe_file_in_windows(
         Path(job.audio_path),
         job.duration,
         lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
         options,
-        window=settings.TRANSCRIPTION_CHUNK_SECONDS,
-        overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
+        window=config.chunk_seconds,
+        overlap=config.chunk_overlap_seconds,
         on_progress=progress,
     )
     service.record_audio(choice, job.duration)
@@ -284,8 +285,9 @@ def cleanup(*, retention_days: float, stale_seconds: float, scratch_age_seconds:
             audio_path="",
         )
     needed = set(TranscriptionJob.objects.filter(status__in=active).values_list("audio_path", flat=True))
-    orphans = _remove_old_files(Path(settings.TRANSCRIPTION_JOB_DIR), scratch_age_seconds, keep=needed)
-    scratch = _remove_old_files(Path(settings.TRANSCRIPTION_TEMP_DIR), scratch_age_seconds, keep=set())
+    config = transcription_config()
+    orphans = _remove_old_files(config.job_dir, scratch_age_seconds, keep=needed)
+    scratch = _remove_old_files(config.temp_dir, scratch_age_seconds, keep=set())
     counts = {"lost": len(lost), "expired": expired, "orphan_files": orphans, "scratch_files": scratch}
     logger.info("Transcription cleanup: %s", counts)
     return counts

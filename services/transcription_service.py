@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from mlservice import metrics
 from mlservice.core.errors import (
@@ -38,6 +37,7 @@ from mlservice.core.resets import register_reset
 from services import transcription_jobs
 from services.transcription import audio
 from services.transcription.chunking import transcribe_file_in_windows
+from services.transcription.config import TRANSCRIPTION_SETTINGS, TranscriptionConfig, transcription_config
 from services.transcription.files import safe_suffix
 from services.transcription.local_engine import LocalModelUnavailable, LocalWhisperEngine
 from services.transcription.openai_engine import OPENAI_MODELS, OpenAIWhisperEngine, metrics_model
@@ -72,8 +72,6 @@ _OPENAI_MODEL_PATTERN = re.compile(r"^(whisper-\d|gpt-[\w.-]*transcribe)")
 LOCAL_ALIASES = ("local", "tiny.en", "base", "whisper-local", "whisper-tiny.en", "whisper-base")
 # Backends the front end knows (contract 4.6.6); browser engines and ours cost nothing.
 COST_BACKENDS = ("whisper-api", "whisper-local", "whisper-wasm", "web-speech", "local")
-BACKENDS = ("auto", "local", "openai")
-JOB_RUNNERS = ("auto", "celery", "thread", "eager")
 
 
 @dataclass(frozen=True)
@@ -260,7 +258,7 @@ class TranscriptionService:
     @staticmethod
     def resolve_upload_path(raw: str) -> Path:
         """A path inside TRANSCRIPTION_UPLOAD_DIR, with symlinks and '..' resolved before the check."""
-        base = Path(settings.TRANSCRIPTION_UPLOAD_DIR).resolve()
+        base = transcription_config().upload_dir.resolve()
         if not raw.strip() or "\x00" in raw:
             raise ServiceError("filePath must name a file inside the upload folder", 400)
         candidate = Path(raw)
@@ -278,18 +276,13 @@ class TranscriptionService:
         return resolved
 
     def __init__(self) -> None:
-        if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
-            raise ValueError(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
-        self.local = LocalWhisperEngine(
-            settings.TRANSCRIPTION_LOCAL_MODEL_PATH,
-            settings.TRANSCRIPTION_LOCAL_MODEL_NAME,
-            model=settings.TRANSCRIPTION_LOCAL_MODEL,
-        )
+        config = transcription_config()  # checks TRANSCRIPTION_BACKEND (and the other choices) once
+        self.local = LocalWhisperEngine(config.local_model_path, config.local_model_name, model=config.local_model)
         self.openai = OpenAIWhisperEngine(
-            settings.OPENAI_API_KEY,
-            settings.OPENAI_BASE_URL,
-            timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-            max_retries=settings.PROVIDER_MAX_RETRIES,
+            config.openai_api_key,
+            config.openai_base_url,
+            timeout=config.provider_timeout,
+            max_retries=config.provider_max_retries,
         )
 
     # --- static facts
@@ -306,24 +299,20 @@ class TranscriptionService:
 
     def default_choice(self) -> EngineChoice | None:
         """The engine a request without ``model`` gets, or None when nothing is usable."""
-        backend = settings.TRANSCRIPTION_BACKEND
+        config = transcription_config()
+        backend = config.backend
         if backend != "local" and self.openai.is_available():
-            return EngineChoice(self.openai, settings.TRANSCRIPTION_OPENAI_MODEL)
+            return EngineChoice(self.openai, config.openai_model)
         if backend != "openai" and self.local.is_available():
             return EngineChoice(self.local, self.local.model_name)
         return None
 
     def health(self) -> dict[str, Any]:
         """Contract 4.6.5's keys, describing the engine actually in use, plus details."""
+        config = transcription_config()
         choice = self.default_choice()
-        engine = (
-            choice.engine if choice else (self.openai if settings.TRANSCRIPTION_BACKEND == "openai" else self.local)
-        )
-        model = (
-            choice.model
-            if choice
-            else (settings.TRANSCRIPTION_OPENAI_MODEL if engine is self.openai else self.local.model_name)
-        )
+        engine = choice.engine if choice else (self.openai if config.backend == "openai" else self.local)
+        model = choice.model if choice else (config.openai_model if engine is self.openai else self.local.model_name)
         return {
             "status": "ok" if choice else "unavailable",
             "backend": engine.backend,
@@ -337,24 +326,25 @@ class TranscriptionService:
                     "loaded": self.local.is_loaded,
                     "languageDetection": self.local.is_multilingual(),
                     "languages": self.local.languages(),
-                    "vad": settings.TRANSCRIPTION_VAD,
+                    "vad": config.vad,
                 },
-                "whisper-api": {"available": self.openai.is_available(), "model": settings.TRANSCRIPTION_OPENAI_MODEL},
+                "whisper-api": {"available": self.openai.is_available(), "model": config.openai_model},
             },
-            "asyncThresholdSeconds": settings.TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS,
-            "maxUploadBytes": settings.TRANSCRIPTION_MAX_UPLOAD_BYTES,
+            "asyncThresholdSeconds": config.async_threshold_seconds,
+            "maxUploadBytes": config.max_upload_bytes,
         }
 
     def is_available(self) -> bool:
         return self.default_choice() is not None
 
     def warm_up(self) -> None:
-        if settings.TRANSCRIPTION_BACKEND != "openai" and self.local.is_available():
+        if transcription_config().backend != "openai" and self.local.is_available():
             self.local.load()
 
     # --- choosing the engine and checking options
     def choose(self, requested_model: str | None) -> EngineChoice:
-        backend = settings.TRANSCRIPTION_BACKEND
+        config = transcription_config()
+        backend = config.backend
         model = (requested_model or "").strip()
         wants_local = model.lower() in (*LOCAL_ALIASES, self.local.model_name.lower())
         if model and not wants_local and not _OPENAI_MODEL_PATTERN.match(model):
@@ -363,7 +353,7 @@ class TranscriptionService:
         if wants_local and backend == "openai":
             raise BadRequest(f"model {model} is not available: TRANSCRIPTION_BACKEND is openai")
         if not wants_local and backend != "local" and self.openai.is_available():
-            return EngineChoice(self.openai, model or settings.TRANSCRIPTION_OPENAI_MODEL)
+            return EngineChoice(self.openai, model or config.openai_model)
         if backend == "openai":
             raise ServiceUnavailable("OpenAI client not initialized - check OPENAI_API_KEY")
         if not self.local.is_available():
@@ -414,7 +404,7 @@ class TranscriptionService:
     def check_size(size: int) -> None:
         if size == 0:
             raise BadRequest("Audio file is empty")
-        limit = settings.TRANSCRIPTION_MAX_UPLOAD_BYTES
+        limit = transcription_config().max_upload_bytes
         if size > limit:
             raise PayloadTooLarge(f"Audio file is too large: {size} bytes (limit {limit} bytes)")
 
@@ -426,7 +416,7 @@ class TranscriptionService:
         """
         self.check_size(path.stat().st_size)
         try:
-            info = audio.probe(path, max_seconds=settings.TRANSCRIPTION_MAX_DURATION_SECONDS)
+            info = audio.probe(path, max_seconds=transcription_config().max_duration_seconds)
         except audio.AudioTooLong as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except audio.AudioError as exc:
@@ -437,7 +427,7 @@ class TranscriptionService:
 
     @staticmethod
     def runs_in_background(prepared: PreparedAudio) -> bool:
-        return prepared.info.duration > settings.TRANSCRIPTION_ASYNC_THRESHOLD_SECONDS
+        return prepared.info.duration > transcription_config().async_threshold_seconds
 
     # --- work
     def transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
@@ -453,8 +443,9 @@ class TranscriptionService:
             metrics.record_audio("local", self.local.model_name, seconds)
 
     def _transcribe(self, prepared: PreparedAudio, choice: EngineChoice, options: TranscriptionOptions) -> Transcript:
+        config = transcription_config()
         try:
-            if choice.engine is self.openai and not _over_openai_file_cap(prepared.path):
+            if choice.engine is self.openai and not _over_openai_file_cap(prepared.path, config):
                 # Sent as it is: nothing is decoded here.
                 return choice.engine.transcribe_file(prepared.path, prepared.filename, choice.model, options)
             # Decoded window by window (local engine, or a file over OpenAI's per-file cap): one
@@ -464,8 +455,8 @@ class TranscriptionService:
                 prepared.info.duration,
                 lambda samples, opts: choice.engine.transcribe_pcm(samples, choice.model, opts),
                 options,
-                window=settings.TRANSCRIPTION_CHUNK_SECONDS,
-                overlap=settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS,
+                window=config.chunk_seconds,
+                overlap=config.chunk_overlap_seconds,
             )
         except audio.AudioError as exc:
             raise BadRequest(str(exc)) from exc
@@ -484,6 +475,7 @@ class TranscriptionService:
         channels: int | None = None,
         bitrate: int | None = None,
     ) -> audio.AudioInfo:
+        config = transcription_config()
         try:
             return audio.convert(
                 prepared.path,
@@ -492,8 +484,8 @@ class TranscriptionService:
                 sample_rate=sample_rate,
                 channels=channels,
                 bitrate=bitrate,
-                max_seconds=settings.TRANSCRIPTION_MAX_DURATION_SECONDS,
-                max_bytes=settings.TRANSCRIPTION_CONVERT_MAX_OUTPUT_BYTES,
+                max_seconds=config.max_duration_seconds,
+                max_bytes=config.convert_max_output_bytes,
             )
         except (audio.AudioTooLong, audio.OutputTooLarge) as exc:
             raise PayloadTooLarge(str(exc)) from exc
@@ -502,7 +494,7 @@ class TranscriptionService:
 
     @staticmethod
     def estimate_cost(duration_seconds: float, backend: str) -> dict[str, Any]:
-        rate = settings.TRANSCRIPTION_COST_PER_MINUTE if backend == "whisper-api" else 0.0
+        rate = transcription_config().cost_per_minute if backend == "whisper-api" else 0.0
         minutes = duration_seconds / 60
         cost = round(minutes * rate, 6)
         return {
@@ -539,7 +531,7 @@ class _no_param_names(_param_names):
 
 
 def _check_sync_duration(prepared: PreparedAudio) -> None:
-    limit = settings.TRANSCRIPTION_SYNC_MAX_SECONDS
+    limit = transcription_config().sync_max_seconds
     if prepared.info.duration > limit:
         raise PayloadTooLarge(
             f"Audio is {prepared.info.duration:.0f} s long; /v1/audio/* transcribe within the request up to "
@@ -549,13 +541,13 @@ def _check_sync_duration(prepared: PreparedAudio) -> None:
         )
 
 
-def _over_openai_file_cap(path: Path) -> bool:
-    return path.stat().st_size > settings.TRANSCRIPTION_OPENAI_MAX_FILE_BYTES
+def _over_openai_file_cap(path: Path, config: TranscriptionConfig) -> bool:
+    return path.stat().st_size > config.openai_max_file_bytes
 
 
 # --- temporary files
 def temp_dir() -> Path:
-    directory = Path(settings.TRANSCRIPTION_TEMP_DIR)
+    directory = transcription_config().temp_dir
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
@@ -605,5 +597,5 @@ def get_instance() -> TranscriptionService:
     return TranscriptionService()
 
 
-# Engines read their settings when built (tests change them with override_settings).
-register_reset(get_instance.cache_clear, settings=("TRANSCRIPTION_", "OPENAI_", "PROVIDER_"))
+# Engines are built from the config (tests change it with override_settings).
+register_reset(get_instance.cache_clear, settings=TRANSCRIPTION_SETTINGS)

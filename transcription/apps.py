@@ -4,7 +4,6 @@ import threading
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from mlservice.core.process import is_serving_process
 
@@ -33,15 +32,13 @@ class TranscriptionConfig(AppConfig):
 
 
 def _check_settings() -> None:
-    """Like the env helpers: a bad value stops the process at start-up, naming the variable."""
-    from services.transcription_service import BACKENDS, JOB_RUNNERS
+    """Like the env helpers: a bad value stops the process at start-up, naming the variable.
 
-    if settings.TRANSCRIPTION_BACKEND not in BACKENDS:
-        raise ImproperlyConfigured(f"TRANSCRIPTION_BACKEND must be one of {', '.join(BACKENDS)}")
-    if settings.TRANSCRIPTION_JOB_RUNNER not in JOB_RUNNERS:
-        raise ImproperlyConfigured(f"TRANSCRIPTION_JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
-    if settings.TRANSCRIPTION_CHUNK_OVERLAP_SECONDS >= settings.TRANSCRIPTION_CHUNK_SECONDS:
-        raise ImproperlyConfigured("TRANSCRIPTION_CHUNK_OVERLAP_SECONDS must be less than TRANSCRIPTION_CHUNK_SECONDS")
+    The one check is the config's own (services/transcription/config.py), which the service uses too.
+    """
+    from services.transcription.config import transcription_config
+
+    transcription_config()
 
 
 def _check_backend() -> bool:

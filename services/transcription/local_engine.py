@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 
 from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable
 from services.model_gate import gate_for
 
 from . import audio, whisper_models
+from .config import transcription_config
 from .types import TASKS, WHISPER_LANGUAGES, Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word
 
 logger = logging.getLogger("mlservice.transcription.local")
@@ -76,10 +76,11 @@ class LocalWhisperEngine:
 
     def _key(self) -> tuple[str, str, int]:
         # Cheap (no join): the package's name and the folder it is joined into stand for its files.
+        config = transcription_config()
         where = self._configured_path or (
-            f"package:{self.package.name if self.package else ''}|{settings.TRANSCRIPTION_LOCAL_MODELS_DIR}"
+            f"package:{self.package.name if self.package else ''}|{config.local_models_dir}"
         )
-        return (where, settings.TRANSCRIPTION_LOCAL_COMPUTE_TYPE, settings.TRANSCRIPTION_LOCAL_THREADS)
+        return (where, config.local_compute_type, config.local_threads)
 
     @property
     def is_loaded(self) -> bool:
@@ -136,9 +137,10 @@ class LocalWhisperEngine:
         whisper = self.load()
         language = options.language or (None if self.is_multilingual() else "en")
         duration = len(samples) / audio.WHISPER_SAMPLE_RATE
+        config = transcription_config()
         # Whisper is CPU-bound: a bounded number of runs per process, the rest refused (503) at once.
         with gate_for("local-whisper").slot(), metrics.model_timer("transcription", "local", self.model_name):
-            speech = speech_spans(samples) if settings.TRANSCRIPTION_VAD else None
+            speech = speech_spans(samples) if config.vad else None
             if speech is not None and not speech:
                 # No speech in this window: nothing for Whisper to decode (and nothing to detect).
                 return Transcript(
@@ -153,7 +155,7 @@ class LocalWhisperEngine:
                 temperature=options.temperatures,
                 initial_prompt=options.prompt or None,
                 word_timestamps=options.word_timestamps,
-                beam_size=settings.TRANSCRIPTION_BEAM_SIZE,
+                beam_size=config.beam_size,
                 # Each call is one request or one chunk: do not let a hallucination carry over.
                 condition_on_previous_text=False,
                 vad_filter=False,  # done above, once: its spans also decide whether Whisper runs at all
@@ -187,12 +189,13 @@ class LocalWhisperEngine:
         # faster-whisper logs every call at INFO; our own log lines already say what ran and how long.
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
+        config = transcription_config()
         started = time.perf_counter()
         model = WhisperModel(
             str(path),
             device="cpu",
-            compute_type=settings.TRANSCRIPTION_LOCAL_COMPUTE_TYPE,
-            cpu_threads=settings.TRANSCRIPTION_LOCAL_THREADS,
+            compute_type=config.local_compute_type,
+            cpu_threads=config.local_threads,
             local_files_only=True,
         )
         self.load_seconds = time.perf_counter() - started

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import openai
-from django.conf import settings
 
 from mlservice import metrics
 from mlservice.core.errors import ServiceUnavailable, UpstreamError
 from mlservice.core.provider_errors import map_provider_error
 
 from . import audio
+from .config import transcription_config
 from .types import Segment, TaskUnsupported, Transcript, TranscriptionOptions, Word, language_code
 
 logger = logging.getLogger("mlservice.transcription.openai")
@@ -85,8 +85,9 @@ class OpenAIWhisperEngine:
 
     def transcribe_pcm(self, samples: np.ndarray, model: str, options: TranscriptionOptions) -> Transcript:
         # Chunks travel as 16 kHz mono FLAC: about 1 MB per 30 s, far under OpenAI's 25 MB cap.
-        settings.TRANSCRIPTION_TEMP_DIR.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(suffix=".flac", dir=settings.TRANSCRIPTION_TEMP_DIR) as tmp:
+        temp_dir = transcription_config().temp_dir
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(suffix=".flac", dir=temp_dir) as tmp:
             audio.encode_pcm(samples, Path(tmp.name), "flac")
             duration = len(samples) / audio.WHISPER_SAMPLE_RATE
             with open(tmp.name, "rb") as handle:
@@ -125,7 +126,7 @@ class OpenAIWhisperEngine:
 
 def metrics_model(model: str) -> str:
     """A metric label for ``model``: OpenAI's transcription models or the configured one, else "other"."""
-    return metrics.bounded(model, (*OPENAI_MODELS, settings.TRANSCRIPTION_OPENAI_MODEL))
+    return metrics.bounded(model, (*OPENAI_MODELS, transcription_config().openai_model))
 
 
 def _transcript(response: Any, model: str, options: TranscriptionOptions, duration: float, verbose: bool) -> Transcript:

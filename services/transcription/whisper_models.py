@@ -21,11 +21,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
-
 from mlservice.core.errors import ServiceUnavailable
 from services.llm import local_models
 from services.llm.local_models import PackagedModel
+
+from .config import transcription_config
 
 SETTING = "TRANSCRIPTION_LOCAL_MODEL"
 
@@ -105,7 +105,7 @@ def get(name: str) -> WhisperPackage:
 
 def model_folder(package: WhisperPackage, models_dir: Path | None = None) -> Path:
     """The CTranslate2 folder faster-whisper loads; joins and verifies chunked models on first use."""
-    models_dir = Path(models_dir or settings.TRANSCRIPTION_LOCAL_MODELS_DIR)
+    models_dir = Path(models_dir or transcription_config().local_models_dir)
     key = f"{package.name}|{models_dir}"
     with _folders_lock:
         if key not in _folders:
