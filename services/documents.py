@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from django.conf import settings
-
 from mlservice.core.errors import PayloadTooLarge, ServiceError, UnsupportedMedia
+from services.rag_config import rag_config
 
 logger = logging.getLogger("mlservice.rag")
 
@@ -106,7 +105,7 @@ def detect_format(data: bytes, *, filename: str = "", content_type: str = "") ->
 
 def extract_text(data: bytes, fmt: str, *, name: str = "file") -> ExtractedDocument:
     """The text of ``data`` in format ``fmt`` (one of ``FORMATS``), within the configured limits."""
-    max_chars = settings.RAG_DOCUMENT_MAX_CHARS
+    max_chars = rag_config().document_max_chars
     if fmt == "pdf":
         text, pages = _pdf_text(data, name, max_chars)
         document = ExtractedDocument(text, fmt, pages)
@@ -129,7 +128,7 @@ def extract_text(data: bytes, fmt: str, *, name: str = "file") -> ExtractedDocum
 def extract_path(path: Path) -> ExtractedDocument:
     """``extract_text`` for a file on disk (``manage.py index_documents``), with the upload's size limit."""
     size = path.stat().st_size
-    if size > settings.RAG_UPLOAD_MAX_FILE_BYTES:
+    if size > rag_config().upload_max_file_bytes:
         raise PayloadTooLarge(f"{path.name}: {size} bytes, over RAG_UPLOAD_MAX_FILE_BYTES")
     data = path.read_bytes()
     return extract_text(data, detect_format(data, filename=path.name), name=path.name)
@@ -151,19 +150,18 @@ def _pdf_text(data: bytes, name: str, max_chars: int) -> tuple[str, int]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument(f"{name}: the PDF is encrypted with a password")
+        config = rag_config()
         pages = len(reader.pages)
-        if pages > settings.RAG_DOCUMENT_MAX_PAGES:
-            raise PayloadTooLarge(
-                f"{name}: {pages} pages, over RAG_DOCUMENT_MAX_PAGES ({settings.RAG_DOCUMENT_MAX_PAGES})"
-            )
+        if pages > config.document_max_pages:
+            raise PayloadTooLarge(f"{name}: {pages} pages, over RAG_DOCUMENT_MAX_PAGES ({config.document_max_pages})")
         parts: list[str] = []
         total = 0
-        deadline = time.monotonic() + settings.RAG_DOCUMENT_MAX_SECONDS
+        deadline = time.monotonic() + config.document_max_seconds
         for page in reader.pages:
             if time.monotonic() > deadline:  # a crafted page can take pypdf seconds: bound the whole file
                 raise PayloadTooLarge(
                     f"{name}: text extraction took longer than RAG_DOCUMENT_MAX_SECONDS "
-                    f"({settings.RAG_DOCUMENT_MAX_SECONDS:g} s)"
+                    f"({config.document_max_seconds:g} s)"
                 )
             text = page.extract_text() or ""
             total += len(text) + 2

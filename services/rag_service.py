@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from mlservice.core.errors import BadRequest, PayloadTooLarge, ServiceError, ServiceUnavailable
 from mlservice.core.formatting import js_number
@@ -44,6 +43,7 @@ from mlservice.core.resets import register_reset
 from services import embedding_service, rag_calibration, rerank_service
 from services.chunking import chunk_text
 from services.llm.base import ChatDelta, empty_usage
+from services.rag_config import rag_config
 from services.vectorstores import get_store
 from services.vectorstores.base import ChunkRecord, Hit, SearchFilter, VectorStore
 
@@ -354,10 +354,11 @@ class RAGService:
             _check_content(content)
         # The chunker stops one chunk past the limit: a tiny step (chunkOverlap just under chunkSize)
         # would otherwise cut a 2 MB text into 2 million chunks before the count is checked.
-        chunks = chunk_text(content, chunk_size, chunk_overlap, max_chunks=settings.RAG_MAX_CHUNKS_PER_DOCUMENT + 1)
-        if len(chunks) > settings.RAG_MAX_CHUNKS_PER_DOCUMENT:
+        limit = rag_config().max_chunks_per_document
+        chunks = chunk_text(content, chunk_size, chunk_overlap, max_chunks=limit + 1)
+        if len(chunks) > limit:
             raise PayloadTooLarge(
-                f"Document would make more than {settings.RAG_MAX_CHUNKS_PER_DOCUMENT} chunks, the limit "
+                f"Document would make more than {limit} chunks, the limit "
                 "(RAG_MAX_CHUNKS_PER_DOCUMENT): use a larger chunkSize or a smaller chunkOverlap"
             )
         return chunks
@@ -430,7 +431,8 @@ class RAGService:
         filters = SearchFilter(tuple(request.source_types), dict(request.metadata))
         # rerank: the reranker reorders a larger pool, then the limit applies (rerank_pool).
         fetch = rerank_pool(request.limit) if request.rerank else request.limit
-        candidates = max(fetch, settings.RAG_HYBRID_CANDIDATES)
+        config = rag_config()
+        candidates = max(fetch, config.hybrid_candidates)
         if request.mode == "dense":
             ranked = self.store.dense_search(physical, vector, fetch, filters)
         elif request.mode == "lexical":
@@ -438,9 +440,9 @@ class RAGService:
         else:
             dense = self.store.dense_search(physical, vector, candidates, filters)
             lexical = self.store.lexical_search(physical, request.query, vector, candidates, filters)
-            weights = [settings.RAG_DENSE_WEIGHT, settings.RAG_LEXICAL_WEIGHT]
-            if settings.RAG_FUSION == "rrf":
-                ranked = reciprocal_rank_fusion([dense, lexical], weights, settings.RAG_RRF_K)
+            weights = [config.dense_weight, config.lexical_weight]
+            if config.fusion == "rrf":
+                ranked = reciprocal_rank_fusion([dense, lexical], weights, config.rrf_k)
             else:
                 ranked = zscore_fusion(dense, lexical, weights)
         calibration = rag_calibration.calibrate(vector, self._background(), self._passages(physical))
@@ -575,18 +577,19 @@ class RAGService:
     def _extractive_answer(self, query: str, hits: list[Hit]) -> dict[str, Any]:
         """No language model: the retrieved sentences closest to the query, each with its [n]."""
         body: dict[str, Any] = {"answerType": "extractive", "model": "extractive", "tokensUsed": 0}
+        config = rag_config()
         sentences = [
             (number, sentence.strip())
             for number, hit in enumerate(hits, 1)
             for sentence in _SENTENCE.split(hit.content)
             if len(sentence.strip()) >= 20
-        ][: settings.RAG_EXTRACTIVE_MAX_CANDIDATES]
+        ][: config.extractive_max_candidates]
         if not sentences:
             body["answer"] = NO_ANSWER
             return body
         vectors = self._embed([query] + [sentence for _, sentence in sentences])
         scores = vectors[1:] @ vectors[0]
-        best = sorted(np.argsort(-scores)[: settings.RAG_EXTRACTIVE_SENTENCES].tolist())
+        best = sorted(np.argsort(-scores)[: config.extractive_sentences].tolist())
         body["answer"] = " ".join(f"{sentences[i][1]} [{sentences[i][0]}]" for i in best)
         return body
 
@@ -678,7 +681,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[
 
 def rerank_pool(limit: int) -> int:
     """How many retrieved candidates ``rerank: true`` reorders: max(limit * 4, RAG_RERANK_CANDIDATES)."""
-    return max(limit * 4, settings.RAG_RERANK_CANDIDATES)
+    return max(limit * 4, rag_config().rerank_candidates)
 
 
 def _reranked(query: str, hits: list[Hit]) -> list[Hit]:
@@ -688,7 +691,8 @@ def _reranked(query: str, hits: list[Hit]) -> list[Hit]:
     limits (rerankers read the first few hundred tokens anyway)."""
     if len(hits) < 2:
         return hits
-    per_document = min(settings.RERANK_MAX_DOCUMENT_CHARS, settings.RERANK_MAX_TOTAL_CHARS // (len(hits) + 1))
+    limits = rerank_service.rerank_config()
+    per_document = min(limits.max_document_chars, limits.max_total_chars // (len(hits) + 1))
     outcome = rerank_service.get_instance().rerank(
         query[:per_document], [hit.content[:per_document] or " " for hit in hits]
     )
@@ -711,10 +715,11 @@ def _point_id(document_id: str) -> str:
 def _check_content(content: str, *, embedded_whole: bool = False) -> None:
     if not content.strip():
         raise BadRequest("content should not be empty")
-    limit, setting = settings.RAG_MAX_CONTENT_CHARS, "RAG_MAX_CONTENT_CHARS"
-    if embedded_whole and settings.EMBEDDING_MAX_TEXT_CHARS < limit:
+    config = rag_config()
+    limit, setting = config.max_content_chars, "RAG_MAX_CONTENT_CHARS"
+    if embedded_whole and config.embedding_max_text_chars < limit:
         # One point per document: the whole content is tokenised, so the embedding limit applies.
-        limit = settings.EMBEDDING_MAX_TEXT_CHARS
+        limit = config.embedding_max_text_chars
         setting = "EMBEDDING_MAX_TEXT_CHARS; /rag/index-project-document chunks longer documents"
     if len(content) > limit:
         raise PayloadTooLarge(f"content is longer than {limit} characters ({setting})")
@@ -804,8 +809,9 @@ def _close(stream: Iterator[Any]) -> None:
 
 def _answer_llm() -> Any | None:
     """The LLM that writes answers, or None for extractive answers (RAG_ANSWER_MODE)."""
-    llm = _llm_if_available() if settings.RAG_ANSWER_MODE != "extractive" else None
-    if llm is None and settings.RAG_ANSWER_MODE == "llm":
+    mode = rag_config().answer_mode
+    llm = _llm_if_available() if mode != "extractive" else None
+    if llm is None and mode == "llm":
         raise ServiceUnavailable("No language model is configured for RAG answers (RAG_ANSWER_MODE=llm)")
     return llm
 
@@ -824,18 +830,19 @@ def _llm_if_available() -> Any | None:
 
 
 def _config_key() -> tuple[Any, ...]:
+    config = rag_config()
     return (
-        settings.RAG_VECTOR_STORE,
-        str(settings.RAG_EMBEDDED_PATH),
-        settings.QDRANT_URL,
-        settings.RAG_COLLECTION_PREFIX,
-        settings.IS_POSTGRES,
+        config.vector_store,
+        str(config.embedded_path),
+        config.qdrant_url,
+        config.collection_prefix,
+        config.is_postgres,
     )
 
 
 @functools.cache
 def _instance(key: tuple[Any, ...]) -> RAGService:
-    return RAGService(get_store(), settings.RAG_COLLECTION_PREFIX)
+    return RAGService(get_store(), rag_config().collection_prefix)
 
 
 register_reset(_instance.cache_clear, settings=("RAG_", "QDRANT_", "DATABASES"))  # drops stale stores
