@@ -66,6 +66,12 @@ class HealthService:
         """The next /health probes again (its answers depend on the configuration)."""
         self._cached = None
 
+    def snapshot_is_fresh(self, margin: float = 1.0) -> bool:
+        """True while ``health()`` will answer from its cached snapshot for ``margin`` more seconds,
+        touching nothing but memory (the ASGI front then serves /health on its event loop)."""
+        cached = self._cached
+        return cached is not None and time.monotonic() - cached[0] < settings.HEALTH_CACHE_SECONDS - margin
+
     def health(self) -> dict[str, Any]:
         services, config = self._snapshot()
         up = sum(services.values())

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from mlservice.serving import ServingLimits, ThreadPoolWSGI, clear_route_limits, limit_routes
+from mlservice import serving
+from mlservice.serving import ServingLimits, ThreadPoolWSGI, clear_route_limits, limit_routes, serve_inline
 
 
 def _echo_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -382,3 +383,54 @@ def test_the_project_asgi_application_serves_the_api_and_static_files() -> None:
         _call(application, "/static/admin/css/base.css", method="GET", headers=[(b"host", b"testserver")])
     )
     assert status == 200 and headers[b"content-type"].startswith(b"text/css") and len(body) > 1000
+
+
+@pytest.fixture
+def inline_routes() -> Iterable[None]:
+    saved = dict(serving._inline)  # the health app registers its probes at start-up
+    yield
+    serving._inline.clear()
+    serving._inline.update(saved)
+
+
+@pytest.mark.usefixtures("inline_routes")
+def test_an_inline_probe_runs_on_the_event_loop_while_its_condition_holds() -> None:
+    app = ThreadPoolWSGI(_echo_app, ServingLimits(threads=1))
+    safe = [True]
+    serve_inline(["/live"], when=lambda: safe[0])
+
+    def thread_of(method: str = "GET") -> str:
+        status, _, body = asyncio.run(_call(app, "/live", method=method))
+        assert status == 200
+        return str(json.loads(body)["thread"])
+
+    assert thread_of() == threading.current_thread().name  # asyncio.run's loop runs in this thread
+    assert thread_of("POST").startswith("probe")  # only GET and HEAD
+    safe[0] = False
+    assert thread_of().startswith("probe")
+
+
+@pytest.mark.usefixtures("inline_routes")
+def test_only_probe_paths_may_run_on_the_event_loop() -> None:
+    with pytest.raises(ValueError, match="not a probe path"):
+        serve_inline(["/embeddings/generate"])
+
+
+@override_settings(HEALTH_CACHE_SECONDS=30.0)  # the test settings turn the cache off
+def test_the_project_health_probe_answers_on_the_event_loop_once_its_snapshot_is_cached() -> None:
+    from mlservice.asgi import application
+    from services import health_service
+
+    health_service.get_instance().forget_cached()
+    scope = {"path": "/health", "method": "GET"}
+    assert not serving._runs_inline(scope)  # nothing cached: the probe pool computes the snapshot
+    answers = []
+    for _ in range(2):
+        status, _, body = asyncio.run(_call(application, "/health", method="GET", headers=[(b"host", b"testserver")]))
+        assert status == 200
+        answers.append(json.loads(body))
+        # The second answer came from the event loop: Django's handling of /health works there
+        # (no database: Django would refuse it on a thread that runs an event loop).
+        assert serving._runs_inline(scope)
+    assert answers[0]["services"] == answers[1]["services"] and answers[1]["status"] in ("ok", "degraded")
+    assert serving._runs_inline({"path": "/live", "method": "GET"})
