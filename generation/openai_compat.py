@@ -17,11 +17,11 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from embeddings.serializers import OpenAIErrorSerializer
 from mlservice.api.renderers import dumps
 from mlservice.api.sse import DONE, prefetch, sse_response
+from mlservice.api.views import OpenAIView
 from mlservice.core.errors import BadRequest, ServiceError
 from services.generation_service import GenerationService
 from services.llm.base import ChatDelta
@@ -120,7 +120,7 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | 
     return float(value)
 
 
-class OpenAIChatCompletionsView(APIView):
+class OpenAIChatCompletionsView(OpenAIView):
     # OpenAI clients send `Authorization: Bearer <key>`; access control is the project's API-key layer.
     # Every failure (auth, bad JSON, validation, provider) is raised: the /v1 exception handler
     # (mlservice.api.exceptions.openai_exception_handler) answers it in OpenAI's envelope.

@@ -11,9 +11,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from embeddings.serializers import OpenAIErrorSerializer
+from mlservice.api.views import OpenAIView
 from mlservice.core.errors import NotFoundError
 from services import model_catalog
 
@@ -35,7 +35,7 @@ class OpenAIModelListSerializer(serializers.Serializer):
     data = OpenAIModelSerializer(many=True)
 
 
-class OpenAIModelsView(APIView):
+class OpenAIModelsView(OpenAIView):
     @extend_schema(
         operation_id="v1_models_list",
         responses={200: OpenAIModelListSerializer},
@@ -46,7 +46,7 @@ class OpenAIModelsView(APIView):
         return Response({"object": "list", "data": [model.as_openai() for model in models]})
 
 
-class OpenAIModelView(APIView):
+class OpenAIModelView(OpenAIView):
     @extend_schema(
         operation_id="v1_models_retrieve",
         responses={200: OpenAIModelSerializer, 404: OpenApiResponse(OpenAIErrorSerializer, description="Unknown id")},

@@ -9,7 +9,6 @@ from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from mlservice.api.chat_stream import stream_response
 from mlservice.api.views import ContractView
@@ -70,7 +69,7 @@ class ImageGenerationView(ContractView):
         return self.created(body)
 
 
-class ModelsView(APIView):
+class ModelsView(ContractView):
     @extend_schema(responses=s.GenerationModelsResponseSerializer, summary="Models offered by /generation/*")
     def get(self, request: Request) -> Response:
         return Response({"success": True, "models": {"text": s.TEXT_MODELS, "image": s.IMAGE_MODELS}})

@@ -32,9 +32,9 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from embeddings.serializers import OpenAIErrorSerializer
+from mlservice.api.views import OpenAIView
 from mlservice.core.errors import BadRequest
 from services.transcription import output
 from services.transcription.output import RESPONSE_FORMATS
@@ -123,7 +123,7 @@ def _temperature(fields: dict[str, Any]) -> float | None:
     return value
 
 
-class _OpenAIAudioView(APIView):
+class _OpenAIAudioView(OpenAIView):
     parser_classes = [MultiPartParser]
     task = "transcribe"
 

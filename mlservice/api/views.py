@@ -52,3 +52,11 @@ class ContractView(APIView):
         if response.status_code == status.HTTP_201_CREATED and request.path.startswith(VERSIONED_PREFIX):
             response.status_code = status.HTTP_200_OK
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+class OpenAIView(APIView):
+    """Base of the OpenAI-compatible views (/v1/*): whatever the Accept header says, the answer is
+    JSON (or the event stream the request asked for), as with OpenAI's API. DRF's own negotiation
+    answered 406 to SSE clients, which send ``Accept: text/event-stream``."""
+
+    content_negotiation_class = SingleFormatNegotiation

@@ -48,6 +48,20 @@ def test_openai_client_streaming_with_usage(client, anthropic_fake) -> None:
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 3
 
 
+@pytest.mark.parametrize("accept", ["text/event-stream", "text/plain", "application/xml"])
+def test_any_accept_header_gets_the_stream_or_json_not_406(live_server, anthropic_fake, accept) -> None:
+    """SSE clients (httpx-sse, EventSource) send Accept: text/event-stream; OpenAI's API answers them."""
+    import httpx
+
+    anthropic_fake.reply = lambda body: "accepted"
+    body = {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "Go"}], "stream": True}
+    streamed = httpx.post(f"{live_server.url}/v1/chat/completions", json=body, headers={"Accept": accept}, timeout=30)
+    assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+    assert '"content":"accepted"' in streamed.text.replace(" ", "") and streamed.text.rstrip().endswith("data: [DONE]")
+    models = httpx.get(f"{live_server.url}/v1/models", headers={"Accept": accept}, timeout=30)
+    assert models.status_code == 200 and models.json()["object"] == "list"
+
+
 def test_openai_client_sees_openai_shaped_errors(client) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
