@@ -61,7 +61,10 @@ _INT64 = (-(2**63), 2**63 - 1)
 CHUNK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://synthstack.dev/rag/chunk")
 RESERVED_METADATA = frozenset({"content", "source", "source_type", "document_id"})
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_CITATION = re.compile(r"\[(\d{1,3})\]")
+# Models cite as asked ([1], [2][3]), list several in one bracket ([1, 2]), or copy the context's
+# header ([Source 1: name], seen from the local Qwen in benchmarks/local_llm.py): each form names
+# numbered sources.
+_CITATION = re.compile(r"\[(?:sources?\s+)?(\d{1,3}(?:\s*,\s*\d{1,3})*)(?:\s*:[^\]\n]{0,200})?\]", re.IGNORECASE)
 # With a threshold on (minScore > 0), an answer needs one chunk at least this relevant (the
 # contract's default minScore: a calibrated 0.5 is "more likely relevant than a chance match").
 ANSWER_MIN_SCORE = 0.5
@@ -752,7 +755,8 @@ def _check_filters(request: SearchRequest) -> None:
 
 
 def _citations(answer: str, hits: list[Hit]) -> list[dict[str, Any]]:
-    cited = sorted({int(n) for n in _CITATION.findall(answer) if 1 <= int(n) <= len(hits)})
+    numbers = (int(n) for group in _CITATION.findall(answer) for n in group.split(","))
+    cited = sorted({n for n in numbers if 1 <= n <= len(hits)})
     return [
         {
             "index": n,

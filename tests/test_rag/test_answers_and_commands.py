@@ -40,6 +40,26 @@ def test_query_uses_the_llm_with_numbered_sources(post_json, llm_api) -> None:
     assert [s["source"] for s in body["sources"]] == [c["source"] for c in body["citations"]]
 
 
+@pytest.mark.parametrize(
+    ("answer", "cited"),
+    [
+        ("[Source 2: height.txt] It is 330 m tall.", [2]),  # the context header copied (local Qwen)
+        ("Completed in 1889 and 330 m tall [1, 2].", [1, 2]),
+        ("See [Sources 2, 1] and [source 1].", [1, 2]),
+        ("Built in 1889 [1][7] (there is no source 7).", [1]),
+        ("No citation, only a year [1889].", []),
+    ],
+)
+def test_citations_are_read_in_the_forms_models_write_them(post_json, llm_api, answer, cited) -> None:
+    post_json("/rag/index", {"content": "The Eiffel Tower was completed in 1889.", "source": "eiffel.txt"})
+    post_json("/rag/index", {"content": "The Eiffel Tower is 330 metres tall.", "source": "height.txt"})
+    llm_api.reply = lambda body: answer
+    body = post_json("/rag/query", {"query": "Tell me about the Eiffel Tower", "minScore": 0}).json()
+    assert body["answer"] == answer
+    assert [c["index"] for c in body["citations"]] == cited
+    assert [c["source"] for c in body["citations"]] == [body["sources"][n - 1]["source"] for n in cited]
+
+
 def test_llm_provider_failure_is_a_clear_error(post_json, llm_api) -> None:
     post_json("/rag/index", {"content": "Some indexed text.", "source": "a"})
     llm_api.fail_next(500, "provider exploded", times=5)
