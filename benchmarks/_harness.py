@@ -188,6 +188,20 @@ def server_cpu_seconds(port: int) -> float:
     return total / ticks
 
 
+def wait_until_quiet(port: int, idle_share: float = 0.05, window: float = 1.0, timeout: float = 90.0) -> float:
+    """Wait until the server on ``port`` uses under ``idle_share`` of one CPU over ``window`` seconds
+    (its start-up work, such as loading models in the background, is done); returns the seconds waited.
+
+    Without it the first figure after a start counted the warm-up's CPU as the requests' cost."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = server_cpu_seconds(port)
+        time.sleep(window)
+        if server_cpu_seconds(port) - before < idle_share * window:
+            break
+    return time.monotonic() - started
+
+
 def server_rss_mb(port: int) -> float:
     """Resident memory of the server on ``port`` (all its processes), in MB."""
     total_kb = 0

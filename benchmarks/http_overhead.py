@@ -17,7 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import django_server, free_port, running, server_cpu_seconds, server_env, uvicorn_command, wrk
+from benchmarks._harness import (
+    django_server,
+    free_port,
+    running,
+    server_cpu_seconds,
+    server_env,
+    uvicorn_command,
+    wait_until_quiet,
+    wrk,
+)
 
 ENDPOINTS = {
     "GET /health": ("/health", None),
@@ -60,6 +69,7 @@ def measure(name: str, server, args) -> dict[str, dict[str, float]]:
     results = {}
     with server as base:
         port = int(base.rsplit(":", 1)[1])
+        wait_until_quiet(port)  # models warm in the background after start: not the requests' cost
         for label, (path, body) in ENDPOINTS.items():
             wrk(base + path, 2, args.connections, body)  # warm-up: imports, caches, connections
             cpu_before = server_cpu_seconds(port)
