@@ -145,10 +145,6 @@ def serve_inline(paths: Iterable[str], when: Callable[[], bool] = _always) -> No
         _inline[route] = when
 
 
-def clear_inline() -> None:
-    _inline.clear()
-
-
 class _BodyTooLarge(Exception):
     pass
 
