@@ -131,3 +131,26 @@ def test_provider_errors_reach_the_client(post_json, openai_fake, status, code) 
     response = post_json("/analysis/summarize", {"text": "text"})
     assert response.status_code == code
     assert "provider says no" in response.json()["error"]
+
+
+def test_a_summary_that_copies_the_text_is_asked_for_again(post_json, openai_fake) -> None:
+    text = " ".join(f"Sentence {n} says something about the city council and its new plan." for n in range(6))
+    openai_fake.reply = scripted(
+        json.dumps({"summary": text, "keyPoints": ["a"]}),
+        json.dumps({"summary": "The council has a plan.", "keyPoints": ["plan"]}),
+    )
+    body = post_json("/analysis/summarize", {"text": text, "maxLength": 20}).json()
+    assert body["summary"] == "The council has a plan." and body["keyPoints"] == ["plan"]
+    retry = openai_fake.requests[1]["body"]["messages"][3]["content"]
+    assert "repeats the text word for word" in retry
+
+
+def test_a_summary_far_over_the_asked_length_is_asked_for_again(post_json, openai_fake) -> None:
+    long_summary = " ".join(["word"] * 45)
+    openai_fake.reply = scripted(
+        json.dumps({"summary": long_summary, "keyPoints": ["a"]}),
+        json.dumps({"summary": "Short enough.", "keyPoints": ["a"]}),
+    )
+    body = post_json("/analysis/summarize", {"text": "A text. " * 40, "maxLength": 20}).json()
+    assert body["summary"] == "Short enough."
+    assert '"summary" has 45 words; it must be under 20' in openai_fake.requests[1]["body"]["messages"][3]["content"]
