@@ -20,14 +20,17 @@ import functools
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from mlservice.core.errors import PayloadTooLarge, ServiceError
+from mlservice.core.resets import register_reset
 from services import llm_service
 from services.llm.base import ChatDelta
+from services.llm.config import llm_config
 from services.llm_service import ChatStream
 
 from .analysis import classify as local_classify
@@ -61,6 +64,23 @@ SUMMARY_MAX_TOKENS = 400
 # in SUMMARY_MAX_TOKENS.
 LOCAL_SUMMARY_WORDS = 80
 LOCAL_SUMMARY_MAX_WORDS = 150
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """The area's settings, read once (``analysis_config()``; rebuilt when a setting changes)."""
+
+    backend: str  # ANALYSIS_BACKEND: auto, fast or llm ("local" is read as "fast")
+    max_text_chars: int
+
+
+@functools.cache
+def analysis_config() -> AnalysisConfig:
+    return AnalysisConfig(backend=settings.ANALYSIS_BACKEND, max_text_chars=settings.ANALYSIS_MAX_TEXT_CHARS)
+
+
+# Every setting analysis_config() reads: names, or prefixes ending in "_".
+register_reset(analysis_config.cache_clear, settings=("ANALYSIS_",))
 
 
 class AnalysisService:
@@ -117,7 +137,7 @@ class AnalysisService:
     # --- backend choice ---------------------------------------------------------------------
     def uses_llm(self, method: str | None = None) -> bool:
         """``method`` from the request wins over ANALYSIS_BACKEND (validated at start-up)."""
-        choice = method or settings.ANALYSIS_BACKEND
+        choice = method or analysis_config().backend
         if choice in ("fast", "local"):
             return False
         if choice == "llm":
@@ -138,7 +158,7 @@ class AnalysisService:
         """The text cut to what the local LLM's window holds; remote models get it whole."""
         if not cls._is_local(model):
             return text
-        limit = max(500, (settings.LOCAL_LLM_CONTEXT_TOKENS - LOCAL_LLM_RESERVED_TOKENS) * CHARS_PER_TOKEN)
+        limit = max(500, (llm_config().local_context_tokens - LOCAL_LLM_RESERVED_TOKENS) * CHARS_PER_TOKEN)
         if len(text) <= limit:
             return text
         cut = text[:limit]
@@ -166,10 +186,9 @@ class AnalysisService:
 
     @staticmethod
     def _check_size(text: str) -> None:
-        if len(text) > settings.ANALYSIS_MAX_TEXT_CHARS:
-            raise PayloadTooLarge(
-                f"text is {len(text)} characters; the limit is {settings.ANALYSIS_MAX_TEXT_CHARS} (ANALYSIS_MAX_TEXT_CHARS)"
-            )
+        limit = analysis_config().max_text_chars
+        if len(text) > limit:
+            raise PayloadTooLarge(f"text is {len(text)} characters; the limit is {limit} (ANALYSIS_MAX_TEXT_CHARS)")
 
     @staticmethod
     def _model_name(model: str | None) -> str:

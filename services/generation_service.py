@@ -26,11 +26,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
-
 from mlservice.core.errors import ServiceUnavailable
 from services import llm_service
 from services.llm.base import ChatDelta, ChatResult
+from services.llm.config import llm_config
 from services.llm_service import ChatStream, LLMService
 
 __all__ = ["NO_IMAGE_PROVIDER", "GenerationService", "get_instance"]
@@ -117,7 +116,7 @@ class GenerationService:
         if provider is None:
             raise ServiceUnavailable(NO_IMAGE_PROVIDER)
         image = provider.generate_image(
-            prompt=prompt, model=settings.IMAGE_MODEL, size=size, quality=quality, style=style
+            prompt=prompt, model=llm_config().image_model, size=size, quality=quality, style=style
         )
         body: dict[str, Any] = {"success": True, "id": str(uuid.uuid4()), "image_url": image["url"]}
         if image.get("revised_prompt"):

@@ -22,6 +22,7 @@ from django.db import connection
 
 from mlservice.core.formatting import iso_now
 from mlservice.core.resets import register_reset
+from services.llm.config import llm_config
 
 logger = logging.getLogger("mlservice.health")
 
@@ -93,13 +94,14 @@ class HealthService:
             return cached[1], cached[2]
         # The reference's four keys, with the values this service really uses when a request
         # names no model (not the raw, often empty, environment), then the effective LLM defaults.
+        llm = llm_config()
         config: dict[str, Any] = {
-            "hasOpenAiKey": bool(settings.OPENAI_API_KEY),
+            "hasOpenAiKey": bool(llm.openai_api_key),
             "hasQdrantUrl": bool(settings.QDRANT_URL),
             "embeddingModel": _safe(_effective_embedding_model),
             "defaultLlmModel": _safe(_effective_llm_model),
-            "defaultTemperature": settings.DEFAULT_TEMPERATURE,
-            "defaultMaxTokens": settings.DEFAULT_MAX_TOKENS,
+            "defaultTemperature": llm.default_temperature,
+            "defaultMaxTokens": llm.default_max_tokens,
         }
         for key, value in self._info.items():
             config[key] = _safe(value)
@@ -136,7 +138,7 @@ def _effective_llm_model() -> str:
 
     # With no generative model configured nothing answers (services.analysis / config.llmModel say
     # so); the contract types this key as a string, so it names what an OpenAI key would use.
-    return llm_service.get_instance().default_model() or settings.OPENAI_DEFAULT_MODEL
+    return llm_service.get_instance().default_model() or llm_config().openai_default_model
 
 
 def _safe(fn: Callable[[], Any]) -> Any:

@@ -32,13 +32,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from mlservice import metrics
 from mlservice.core.errors import NotConfigured
 
 from .llm import local_models
 from .llm.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, empty_usage
+from .llm.config import LlmConfig, llm_config
 
 if TYPE_CHECKING:  # imported when used: it loads the OpenAI SDK
     from .llm.openai_provider import OpenAIChatProvider
@@ -102,12 +101,13 @@ class LLMService:
 
     # --- configuration -------------------------------------------------------------------
     def configured_kinds(self) -> list[str]:
+        config = llm_config()
         kinds = []
-        if settings.OPENAI_API_KEY:
+        if config.openai_api_key:
             kinds.append("openai")
-        if settings.ANTHROPIC_API_KEY:
+        if config.anthropic_api_key:
             kinds.append("anthropic")
-        if settings.OPENAI_BASE_URL:
+        if config.openai_base_url:
             kinds.append("compatible")
         if local_models.is_installed():
             kinds.append("local")
@@ -119,15 +119,17 @@ class LLMService:
 
     def remote_available(self) -> bool:
         """A cloud or OpenAI-compatible provider is configured (the local LLM does not count)."""
-        return bool(settings.OPENAI_API_KEY or settings.ANTHROPIC_API_KEY or settings.OPENAI_BASE_URL)
+        config = llm_config()
+        return bool(config.openai_api_key or config.anthropic_api_key or config.openai_base_url)
 
     def default_model(self) -> str | None:
-        if settings.DEFAULT_LLM_MODEL:
-            return settings.DEFAULT_LLM_MODEL
-        if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
-            return settings.OPENAI_DEFAULT_MODEL
-        if settings.ANTHROPIC_API_KEY:
-            return settings.ANTHROPIC_DEFAULT_MODEL
+        config = llm_config()
+        if config.default_model:
+            return config.default_model
+        if config.openai_api_key or config.openai_base_url:
+            return config.openai_default_model
+        if config.anthropic_api_key:
+            return config.anthropic_default_model
         if local_models.is_enabled():
             # Even when its package is missing: the call then says what to install.
             return local_models.model_name()
@@ -142,7 +144,7 @@ class LLMService:
         route = self._route_for(name)
         if route is not None:
             return route
-        if name != default and settings.LLM_FALLBACK_TO_DEFAULT:
+        if name != default and llm_config().fallback_to_default:
             fallback = self._route_for(default)
             if fallback is not None:
                 logger.info("model %s has no configured provider; using %s", name, default)
@@ -152,13 +154,14 @@ class LLMService:
     def _route_for(self, name: str) -> Route | None:
         if local_models.is_enabled() and (name in LOCAL_NAMES or name == local_models.model_name()):
             return Route("local", local_models.model_name())
+        config = llm_config()
         if _ANTHROPIC_MODEL.match(name):
-            return Route("anthropic", name) if settings.ANTHROPIC_API_KEY else None
+            return Route("anthropic", name) if config.anthropic_api_key else None
         if _OPENAI_MODEL.match(name):
-            if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
+            if config.openai_api_key or config.openai_base_url:
                 return Route("openai", name)
             return None
-        if settings.OPENAI_BASE_URL:
+        if config.openai_base_url:
             return Route("compatible", name)
         return None
 
@@ -211,11 +214,12 @@ class LLMService:
         max_tokens: int | None,
         json_mode: bool,
     ) -> ChatRequest:
+        config = llm_config()
         return ChatRequest(
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
             model=route.model,
-            temperature=settings.DEFAULT_TEMPERATURE if temperature is None else float(temperature),
-            max_tokens=int(max_tokens or settings.DEFAULT_MAX_TOKENS),
+            temperature=config.default_temperature if temperature is None else float(temperature),
+            max_tokens=int(max_tokens or config.default_max_tokens),
             json_mode=json_mode,
         )
 
@@ -223,10 +227,10 @@ class LLMService:
         """The OpenAI provider for DALL-E, or None when no OpenAI key is set."""
         from .llm import openai_provider
 
-        if not settings.OPENAI_API_KEY:
+        if not llm_config().openai_api_key:
             return None
         provider = self._provider("openai")
-        # _build("openai") always makes one; the check narrows ChatProvider to the provider with images.
+        # _build("openai", ...) always makes one; the check narrows ChatProvider to the provider with images.
         if not isinstance(provider, openai_provider.OpenAIChatProvider):
             raise TypeError(f"The openai provider is a {type(provider).__name__}, which makes no images")
         return provider
@@ -235,10 +239,11 @@ class LLMService:
         with self._lock:
             if kind == "local":
                 return self._local_provider()
-            key = f"{kind}|{settings.OPENAI_API_KEY}|{settings.OPENAI_BASE_URL}|{settings.ANTHROPIC_API_KEY}|{settings.ANTHROPIC_BASE_URL}"
+            config = llm_config()
+            key = f"{kind}|{config.openai_api_key}|{config.openai_base_url}|{config.anthropic_api_key}|{config.anthropic_base_url}"
             provider = self._providers.get(key)
             if provider is None:
-                provider = self._build(kind)
+                provider = self._build(kind, config)
                 self._providers[key] = provider
             return provider
 
@@ -246,7 +251,8 @@ class LLMService:
         """One llama.cpp server per process: a changed model setting stops the old one first."""
         from .llm.local_provider import LocalChatProvider
 
-        key = f"local|{settings.LOCAL_LLM_MODEL}|{settings.LOCAL_LLM_MODELS_DIR}"
+        config = llm_config()
+        key = f"local|{config.local_model}|{config.local_models_dir}"
         provider = self._providers.get(key)
         if provider is None:
             for stale in [k for k in self._providers if k.startswith("local|")]:
@@ -257,23 +263,23 @@ class LLMService:
         return provider
 
     @staticmethod
-    def _build(kind: str) -> ChatProvider:
-        timeout = settings.PROVIDER_TIMEOUT_SECONDS
-        retries = settings.PROVIDER_MAX_RETRIES
+    def _build(kind: str, config: LlmConfig) -> ChatProvider:
+        timeout = config.provider_timeout
+        retries = config.provider_max_retries
         if kind == "anthropic":
             from .llm.anthropic_provider import AnthropicChatProvider
 
             return AnthropicChatProvider(
-                api_key=settings.ANTHROPIC_API_KEY,
-                base_url=settings.ANTHROPIC_BASE_URL,
+                api_key=config.anthropic_api_key,
+                base_url=config.anthropic_base_url,
                 timeout=timeout,
                 max_retries=retries,
             )
         from .llm.openai_provider import OpenAIChatProvider
 
         return OpenAIChatProvider(
-            api_key=settings.OPENAI_API_KEY,
-            base_url=settings.OPENAI_BASE_URL,
+            api_key=config.openai_api_key,
+            base_url=config.openai_base_url,
             timeout=timeout,
             max_retries=retries,
             name="OpenAI" if kind == "openai" else "OpenAI-compatible server",
@@ -282,10 +288,11 @@ class LLMService:
 
 def _metrics_model(route: Route) -> str:
     """The model's name as a metric label: configured names only (a request may name anything)."""
+    config = llm_config()
     configured = {
-        settings.DEFAULT_LLM_MODEL,
-        settings.OPENAI_DEFAULT_MODEL,
-        settings.ANTHROPIC_DEFAULT_MODEL,
+        config.default_model,
+        config.openai_default_model,
+        config.anthropic_default_model,
         local_models.model_name(),
     }
     return metrics.bounded(route.model, configured - {"", None})

@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from mlservice.core.errors import ServiceError
 from services import embedding_service, llm_service, transcription_service
+from services.llm.config import llm_config
+from services.transcription.config import transcription_config
 from services.transcription.openai_engine import OPENAI_MODELS as OPENAI_TRANSCRIPTION_MODELS
 
 # OpenAI reports when each model was created; ours are as old as this process's catalogue. A
@@ -55,13 +55,14 @@ def find_model(model_id: str, openai_chat_models: Iterable[str] = ()) -> Catalog
 
 
 def _chat_models(openai_chat_models: Iterable[str]) -> list[CatalogModel]:
-    candidates = [settings.DEFAULT_LLM_MODEL]
-    if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
-        candidates.append(settings.OPENAI_DEFAULT_MODEL)
-    if settings.OPENAI_API_KEY:
+    config = llm_config()
+    candidates = [config.default_model]
+    if config.openai_api_key or config.openai_base_url:
+        candidates.append(config.openai_default_model)
+    if config.openai_api_key:
         candidates.extend(openai_chat_models)
-    if settings.ANTHROPIC_API_KEY:
-        candidates.append(settings.ANTHROPIC_DEFAULT_MODEL)
+    if config.anthropic_api_key:
+        candidates.append(config.anthropic_default_model)
     llm = llm_service.get_instance()
     if "local" in llm.configured_kinds():  # installed, not merely configured
         candidates.append(llm.resolve("local").model)
@@ -83,7 +84,7 @@ def _embedding_models() -> list[CatalogModel]:
 
 def _transcription_models() -> list[CatalogModel]:
     service = transcription_service.get_instance()
-    backend = settings.TRANSCRIPTION_BACKEND
+    backend = transcription_config().backend
     models = []
     if backend != "openai" and service.local.is_available():
         models.append(CatalogModel(service.local.model_name, "local", "transcription"))

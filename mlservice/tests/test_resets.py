@@ -11,7 +11,9 @@ from django.test import override_settings
 
 from mlservice.core import resets
 from mlservice.core.errors import BadRequest
-from services import health_service, model_gate, rerank_service, transcription_service
+from services import analysis_service, health_service, llm_service, model_gate, rerank_service, transcription_service
+from services.llm import local_models
+from services.llm.config import llm_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +108,32 @@ def test_rerank_settings_are_read_once_and_rebuilt_on_change() -> None:
         with pytest.raises(BadRequest, match="no more than 3 elements"):
             rerank_service.check_rerank_input("query", ["a", "b", "c", "d"])
     assert rerank_service.rerank_config().max_documents == config.max_documents
+
+
+def test_llm_settings_are_read_once_and_rebuilt_on_change() -> None:
+    config = llm_config()
+    assert llm_config() is config
+    with override_settings(
+        OPENAI_API_KEY="",
+        OPENAI_BASE_URL="",
+        ANTHROPIC_API_KEY="test-key",
+        DEFAULT_LLM_MODEL="",
+        DEFAULT_MAX_TOKENS=123,
+        LOCAL_LLM_MODEL="off",
+        LOCAL_LLM_CONTEXT_TOKENS=1024,
+        IMAGE_MODEL="dall-e-2",
+    ):
+        during = llm_config()
+        assert (during.default_max_tokens, during.local_context_tokens, during.image_model) == (123, 1024, "dall-e-2")
+        assert llm_service.get_instance().default_model() == during.anthropic_default_model
+        assert not local_models.is_enabled()
+    assert llm_config() == config
+
+
+def test_analysis_settings_are_read_once_and_rebuilt_on_change() -> None:
+    config = analysis_service.analysis_config()
+    assert analysis_service.analysis_config() is config
+    with override_settings(ANALYSIS_BACKEND="fast", ANALYSIS_MAX_TEXT_CHARS=200):
+        assert analysis_service.analysis_config() == analysis_service.AnalysisConfig("fast", 200)
+        assert not analysis_service.get_instance().uses_llm()
+    assert analysis_service.analysis_config() == config

@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
-
 from mlservice.core.errors import ServiceUnavailable
+
+from .config import llm_config
 
 logger = logging.getLogger("mlservice.llm")
 
@@ -84,7 +84,7 @@ class LocalModel:
 
 
 def configured_name() -> str:
-    return (settings.LOCAL_LLM_MODEL or "").strip()
+    return llm_config().local_model.strip()
 
 
 def is_enabled() -> bool:
@@ -122,7 +122,7 @@ def resolve_model() -> LocalModel:
     if not is_enabled():
         raise ServiceUnavailable("The local LLM is turned off (LOCAL_LLM_MODEL is empty)")
     with _resolve_lock:
-        key = f"{value}|{settings.LOCAL_LLM_MODELS_DIR}"
+        key = f"{value}|{llm_config().local_models_dir}"
         if key not in _resolved:
             _resolved[key] = _user_model(value) if is_path(value) else _packaged_model(value)
         return _resolved[key]
@@ -143,7 +143,7 @@ def _packaged_model(value: str) -> LocalModel:
     if model is None:
         names = ", ".join(sorted(PACKAGED))
         raise ServiceUnavailable(f"LOCAL_LLM_MODEL={value} is neither a packaged model ({names}) nor a .gguf path")
-    models_dir = Path(settings.LOCAL_LLM_MODELS_DIR)
+    models_dir = llm_config().local_models_dir
     try:
         return LocalModel(model.name, materialise(model, models_dir))
     except OSError as exc:  # a read-only or full data dir: say which setting points there

@@ -20,14 +20,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
-
 from mlservice import metrics
 from mlservice.core.errors import BadRequest, ServiceError, ServiceUnavailable, UpstreamError
 from services.model_gate import gate_for
 
 from . import local_models
 from .base import ChatDelta, ChatRequest, ChatResult, make_usage
+from .config import llm_config
 
 logger = logging.getLogger("mlservice.llm")
 
@@ -119,7 +118,7 @@ class LocalChatProvider:
             "messages": _merge_consecutive_roles(request.messages),
             "temperature": request.temperature,
             # A CPU model writes about 25 tokens/s: the cap keeps one answer within seconds.
-            "max_tokens": min(request.max_tokens, settings.LOCAL_LLM_MAX_TOKENS),
+            "max_tokens": min(request.max_tokens, llm_config().local_max_tokens),
         }
         if request.json_mode:
             body["response_format"] = {"type": "json_object"}  # llama.cpp enforces it with a grammar
@@ -145,13 +144,14 @@ def _deltas(chunks: queue.Queue[Any], model: str) -> Iterator[ChatDelta]:
 def _start_server(model: local_models.LocalModel) -> Any:
     import xllamacpp
 
+    config = llm_config()
     slots = gate_for(GATE).concurrency
     params = xllamacpp.CommonParams()
     params.model.path = str(model.path)
     params.n_parallel = slots
-    params.n_ctx = settings.LOCAL_LLM_CONTEXT_TOKENS * slots  # llama.cpp splits it between the slots
-    params.cpuparams.n_threads = settings.LOCAL_LLM_THREADS
-    params.cpuparams_batch.n_threads = settings.LOCAL_LLM_PROMPT_THREADS
+    params.n_ctx = config.local_context_tokens * slots  # llama.cpp splits it between the slots
+    params.cpuparams.n_threads = config.local_threads
+    params.cpuparams_batch.n_threads = config.local_prompt_threads
     params.n_threads_http = 1
     params.warmup = False
     params.offline = True  # never fetch anything
