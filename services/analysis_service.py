@@ -35,6 +35,7 @@ from services.llm_service import ChatStream
 
 from .analysis import classify as local_classify
 from .analysis import keywords as local_keywords
+from .analysis import llm_labels
 from .analysis import sentiment as local_sentiment
 from .analysis import summary as local_summary
 from .analysis.llm_json import (
@@ -260,6 +261,10 @@ class AnalysisService:
             if include_aspects and result.aspects:
                 body["aspects"] = result.aspects
             return {**body, "model": LOCAL_MODEL, "method": "local:embedding-axis"}
+        if not include_aspects and self._is_local(model):
+            labelled = self._local_llm_sentiment(text, model)
+            if labelled is not None:
+                return labelled
         aspects_hint = (
             ', "aspects": [{"aspect": string, "sentiment": string, "score": number}]' if include_aspects else ""
         )
@@ -295,6 +300,27 @@ class AnalysisService:
             max_tokens=1000 if include_aspects else SENTIMENT_MAX_TOKENS,
         )
         return {**answer.data, "model": self._model_name(model), "method": f"llm:{answer.model}"}
+
+    def _local_llm_sentiment(self, text: str, model: str | None) -> dict[str, Any] | None:
+        """The local model's label probabilities (services/analysis/llm_labels.py says why):
+        the likeliest label, score P(positive) - P(negative), confidence the label's probability.
+        None when the model's first token is no label: the JSON path answers then."""
+        answer = llm_labels.ask_label(
+            "Classify the sentiment of the user's text. Answer with one word: positive, negative, neutral or mixed.",
+            self._bounded_for_llm(text, model),
+            SENTIMENTS,
+            model,
+        )
+        if answer is None:
+            return None
+        p = answer.probabilities
+        return {
+            "sentiment": answer.best,
+            "score": round(p["positive"] - p["negative"], 4),
+            "confidence": round(p[answer.best], 4),
+            "model": self._model_name(model),
+            "method": f"llm:{answer.model}",
+        }
 
     # --- keywords ---------------------------------------------------------------------------
     def keywords(

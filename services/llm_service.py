@@ -181,9 +181,10 @@ class LLMService:
         temperature: float | None = None,
         max_tokens: int | None = None,
         json_mode: bool = False,
+        top_logprobs: int = 0,
     ) -> ChatResult:
         route = self.resolve(model)
-        request = self._request(messages, route, temperature, max_tokens, json_mode)
+        request = self._request(messages, route, temperature, max_tokens, json_mode, top_logprobs)
         label = _metrics_model(route)
         if route.kind == "local":  # the local provider times its own run, without the wait for its slot
             result = self._provider(route.kind).chat(request)
@@ -213,6 +214,7 @@ class LLMService:
         temperature: float | None,
         max_tokens: int | None,
         json_mode: bool,
+        top_logprobs: int = 0,
     ) -> ChatRequest:
         config = llm_config()
         return ChatRequest(
@@ -221,6 +223,7 @@ class LLMService:
             temperature=config.default_temperature if temperature is None else float(temperature),
             max_tokens=int(max_tokens or config.default_max_tokens),
             json_mode=json_mode,
+            top_logprobs=top_logprobs,
         )
 
     def image_provider(self) -> OpenAIChatProvider | None:

@@ -29,6 +29,9 @@ class ChatResult:
     model: str
     usage: dict[str, int] = field(default_factory=empty_usage)
     finish_reason: str | None = None
+    # With ChatRequest.top_logprobs: the answer's first token's likeliest alternatives, as
+    # (token, log-probability), likeliest first; empty where the provider does not report them.
+    first_token_logprobs: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ChatRequest:
     temperature: float
     max_tokens: int
     json_mode: bool = False
+    top_logprobs: int = 0  # > 0: report that many alternatives of the first answer token (local provider)
 
 
 class ChatProvider(Protocol):

@@ -77,6 +77,7 @@ class LocalChatProvider:
             model=name,
             usage=make_usage(usage.get("prompt_tokens"), usage.get("completion_tokens")),
             finish_reason=choice.get("finish_reason"),
+            first_token_logprobs=_first_token_logprobs(choice),
         )
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatDelta]:
@@ -122,7 +123,21 @@ class LocalChatProvider:
         }
         if request.json_mode:
             body["response_format"] = {"type": "json_object"}  # llama.cpp enforces it with a grammar
+        if request.top_logprobs:
+            body["logprobs"], body["top_logprobs"] = True, request.top_logprobs
         return body
+
+
+def _first_token_logprobs(choice: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """llama.cpp's OpenAI-style ``logprobs.content[0].top_logprobs`` as (token, logprob) pairs."""
+    tokens = (choice.get("logprobs") or {}).get("content") or []
+    if not tokens:
+        return ()
+    return tuple(
+        (str(item.get("token", "")), float(item["logprob"]))
+        for item in tokens[0].get("top_logprobs") or []
+        if isinstance(item.get("logprob"), int | float)
+    )
 
 
 def _deltas(chunks: queue.Queue[Any], model: str) -> Iterator[ChatDelta]:
