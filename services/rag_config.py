@@ -25,7 +25,10 @@ class RagConfig:
     # The store (the service is one per store configuration)
     vector_store: str  # RAG_VECTOR_STORE: auto, embedded, pgvector or qdrant
     embedded_path: Path
+    embedded_scan_threads: int
+    pgvector_ef_search: int
     qdrant_url: str
+    qdrant_api_key: str
     collection_prefix: str
     is_postgres: bool  # IS_POSTGRES (from DATABASES)
     # Indexing
@@ -55,7 +58,10 @@ def rag_config() -> RagConfig:
     return RagConfig(
         vector_store=settings.RAG_VECTOR_STORE,
         embedded_path=settings.RAG_EMBEDDED_PATH,
+        embedded_scan_threads=settings.RAG_EMBEDDED_SCAN_THREADS,
+        pgvector_ef_search=settings.RAG_PGVECTOR_EF_SEARCH,
         qdrant_url=settings.QDRANT_URL,
+        qdrant_api_key=settings.QDRANT_API_KEY,
         collection_prefix=settings.RAG_COLLECTION_PREFIX,
         is_postgres=settings.IS_POSTGRES,
         max_content_chars=settings.RAG_MAX_CONTENT_CHARS,
@@ -78,5 +84,5 @@ def rag_config() -> RagConfig:
 
 
 # Every setting rag_config() reads (and DATABASES, which IS_POSTGRES follows): names, or prefixes ending in "_".
-RAG_SETTINGS = ("RAG_", "QDRANT_URL", "IS_POSTGRES", "DATABASES", "EMBEDDING_MAX_TEXT_CHARS")
+RAG_SETTINGS = ("RAG_", "QDRANT_", "IS_POSTGRES", "DATABASES", "EMBEDDING_MAX_TEXT_CHARS")
 register_reset(rag_config.cache_clear, settings=RAG_SETTINGS)

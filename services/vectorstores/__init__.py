@@ -6,7 +6,7 @@ the database is PostgreSQL, else the embedded store under ``DATA_DIR``; or name 
 
 from __future__ import annotations
 
-from django.conf import settings
+from services.rag_config import rag_config
 
 from .base import VectorStore
 
@@ -14,26 +14,26 @@ BACKENDS = ("auto", "embedded", "pgvector", "qdrant")
 
 
 def configured_backend() -> str:
-    choice = settings.RAG_VECTOR_STORE
-    if choice != "auto":
-        return choice
-    if settings.QDRANT_URL:
+    config = rag_config()
+    if config.vector_store != "auto":
+        return config.vector_store
+    if config.qdrant_url:
         return "qdrant"
-    if settings.IS_POSTGRES:
+    if config.is_postgres:
         return "pgvector"
     return "embedded"
 
 
 def get_store() -> VectorStore:
-    backend = configured_backend()
+    backend, config = configured_backend(), rag_config()
     if backend == "qdrant":
         from .qdrant import QdrantStore
 
-        return QdrantStore.from_url(settings.QDRANT_URL, settings.QDRANT_API_KEY or None)
+        return QdrantStore.from_url(config.qdrant_url, config.qdrant_api_key or None)
     if backend == "pgvector":
         from .pgvector import PgVectorStore
 
         return PgVectorStore()
     from .embedded import EmbeddedStore
 
-    return EmbeddedStore(settings.RAG_EMBEDDED_PATH, settings.RAG_EMBEDDED_SCAN_THREADS)
+    return EmbeddedStore(config.embedded_path, config.embedded_scan_threads)

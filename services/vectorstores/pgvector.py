@@ -80,10 +80,10 @@ class PgVectorStore:
     name = "pgvector"
 
     def __init__(self, dsn: str | None = None, ef_search: int | None = None) -> None:
-        from django.conf import settings
+        from services.rag_config import rag_config  # here: the store module loads without Django set up
 
         self.dsn = dsn
-        self.ef_search = int(ef_search or settings.RAG_PGVECTOR_EF_SEARCH)
+        self.ef_search = int(ef_search or rag_config().pgvector_ef_search)
         self._local = threading.local()
         self._sizes: dict[int, tuple[float, int, float]] = {}
         self._frequencies: dict[tuple[int, str], tuple[float, int]] = {}
