@@ -47,7 +47,7 @@ def test_query_uses_the_llm_with_numbered_sources(post_json, llm_api) -> None:
         ("Completed in 1889 and 330 m tall [1, 2].", [1, 2]),
         ("See [Sources 2, 1] and [source 1].", [1, 2]),
         ("Built in 1889 [1][7] (there is no source 7).", [1]),
-        ("No citation, only a year [1889].", []),
+        ("Bananas grow in the tropics [1889].", []),  # no marker, and nothing the sources support
     ],
 )
 def test_citations_are_read_in_the_forms_models_write_them(post_json, llm_api, answer, cited) -> None:
@@ -127,3 +127,26 @@ def test_index_documents_rejects_a_missing_path(tmp_path, embedded_api) -> None:
 
     with pytest.raises(CommandError, match="does not exist"):
         call_command("index_documents", str(tmp_path / "nope"))
+
+
+def test_an_answer_without_citations_gets_the_sources_that_support_it(post_json, llm_api) -> None:
+    post_json("/rag/index", {"content": "The Eiffel Tower was completed in 1889.", "source": "eiffel.txt"})
+    post_json("/rag/index", {"content": "The Eiffel Tower is 330 metres tall.", "source": "height.txt"})
+    llm_api.reply = lambda body: (
+        "The Eiffel Tower was finished in 1889. It is 330 metres tall. I hope this helps you with your trip!"
+    )
+    body = post_json("/rag/query", {"query": "Tell me about the Eiffel Tower", "minScore": 0}).json()
+    number = {source["source"]: n for n, source in enumerate(body["sources"], 1)}
+    assert body["answer"] == (
+        f"The Eiffel Tower was finished in 1889. [{number['eiffel.txt']}] "
+        f"It is 330 metres tall. [{number['height.txt']}] I hope this helps you with your trip!"
+    )
+    assert sorted(c["source"] for c in body["citations"]) == ["eiffel.txt", "height.txt"]
+
+
+def test_an_answer_the_sources_do_not_support_gets_no_citation(post_json, llm_api) -> None:
+    post_json("/rag/index", {"content": "The Eiffel Tower was completed in 1889.", "source": "eiffel.txt"})
+    answer = "Bananas are rich in potassium and grow in tropical climates."
+    llm_api.reply = lambda body: answer
+    body = post_json("/rag/query", {"query": "Tell me about the Eiffel Tower", "minScore": 0}).json()
+    assert body["answer"] == answer and body["citations"] == []

@@ -5,6 +5,7 @@ client (httpx-sse) from pytest-django's live server. Behind it the LLM is a fake
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +53,10 @@ def _stream(url: str, body: dict[str, Any]) -> tuple[httpx.Response, list[Server
         return source.response, list(source.iter_sse())
 
 
+def _without_markers(answer: str) -> str:
+    return re.sub(r" \[\d+\]", "", answer).rstrip()
+
+
 def _query(**extra: Any) -> dict[str, Any]:
     return {"query": "What is the capital of France?", "collection": "capitals", "minScore": 0, **extra}
 
@@ -84,6 +89,15 @@ def test_streamed_answer_sends_sources_then_tokens_then_citations(indexed, gener
     # The model was given the same numbered context the sources list.
     prompt = openai_fake.requests[-1]["body"]["messages"][-1]["content"]
     assert "[Source 1: france.md]" in prompt and openai_fake.requests[-1]["body"]["stream"] is True
+
+
+def test_the_done_event_carries_the_attributed_answer(indexed, generative, openai_fake) -> None:
+    openai_fake.reply = lambda body: "Paris is the capital of France and its largest city."
+    _, events = _stream(indexed, _query(stream=True, contextLimit=3))
+    text = "".join(json.loads(event.data)["content"] for event in events[1:-2])
+    done = json.loads(events[-2].data)
+    assert text == "Paris is the capital of France and its largest city."  # the tokens as the model wrote them
+    assert done["answer"] == f"{text} [1]" and done["citations"][0]["source"] == "france.md"
 
 
 def test_streamed_and_plain_answers_list_the_same_sources(indexed, generative, openai_fake) -> None:
@@ -163,7 +177,8 @@ def test_the_local_llm_streams_a_rag_answer(indexed, local_llm) -> None:
     assert names[0] == "sources" and names[-2] == "done" and "delta" in names
     done = json.loads(events[-2].data)
     text = "".join(json.loads(event.data)["content"] for event in events if event.event == "delta")
-    assert text == done["answer"] and text.strip()
+    # done's answer is the tokens', with the server's [n] after sentences the sources support
+    assert _without_markers(done["answer"]) == _without_markers(text) and text.strip()
     assert done["model"] == "qwen2.5-coder-0.5b-instruct" and done["answerType"] == "generative"
     assert 0 < done["usage"]["completion_tokens"] <= 16
     assert all(1 <= c["index"] <= len(done["sources"]) for c in done["citations"])
