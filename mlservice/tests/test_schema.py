@@ -134,7 +134,9 @@ def test_every_operation_has_its_own_summary_and_description(schema):
 
 def test_descriptions_come_from_the_summary_or_the_views_own_docstring(schema):
     classify = schema["paths"]["/api/v1/analysis/classify"]["post"]
-    assert "Also served at the gateway path `/analysis/classify` (where a success answers 201" in classify["description"]
+    assert (
+        "Also served at the gateway path `/analysis/classify` (where a success answers 201" in classify["description"]
+    )
     # MetricsView documents itself in its own docstring.
     metrics = schema["paths"]["/api/v1/metrics"]["get"]
     assert metrics["description"].startswith("Prometheus exposition (text format, not JSON).")

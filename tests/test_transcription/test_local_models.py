@@ -149,7 +149,10 @@ def test_unknown_model_setting_stops_start_up_naming_it():
         timeout=120,
     )
     assert result.returncode != 0
-    assert "ImproperlyConfigured: Environment variable TRANSCRIPTION_LOCAL_MODEL='bsae' is not one of: base, tiny.en" in result.stderr
+    assert (
+        "ImproperlyConfigured: Environment variable TRANSCRIPTION_LOCAL_MODEL='bsae' is not one of: base, tiny.en"
+        in result.stderr
+    )
 
 
 def test_catalogue_matches_the_setting_choices():

@@ -122,4 +122,6 @@ def test_bad_settings_stop_the_process_at_start(env, message):
         timeout=120,
     )
     assert result.returncode != 0
-    assert message in result.stderr  # settings errors print as "Configuration error: ...", app checks as ImproperlyConfigured
+    assert (
+        message in result.stderr
+    )  # settings errors print as "Configuration error: ...", app checks as ImproperlyConfigured
