@@ -610,6 +610,13 @@ class RAGService:
         support ("the context does not say") gets no marker."""
         if not hits or _CITATION.search(answer):
             return answer
+        try:
+            return self._attribute_sentences(answer, hits, collection)
+        except ServiceError as exc:  # the answer is written already: keep it, uncited, rather than fail it
+            logger.warning("citation attribution skipped: %s", exc.message)
+            return answer
+
+    def _attribute_sentences(self, answer: str, hits: list[Hit], collection: str) -> str:
         parts = _SENTENCE_KEEPING_SPACE.split(answer)  # sentence, separator, sentence, ...
         claims = [i for i in range(0, len(parts), 2) if len(parts[i].strip()) >= MIN_ATTRIBUTED_CHARS]
         if not claims:

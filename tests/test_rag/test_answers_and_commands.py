@@ -150,3 +150,22 @@ def test_an_answer_the_sources_do_not_support_gets_no_citation(post_json, llm_ap
     llm_api.reply = lambda body: answer
     body = post_json("/rag/query", {"query": "Tell me about the Eiffel Tower", "minScore": 0}).json()
     assert body["answer"] == answer and body["citations"] == []
+
+
+def test_an_answer_is_kept_uncited_when_attribution_cannot_embed(post_json, llm_api, monkeypatch) -> None:
+    from mlservice.core.errors import ServiceUnavailable
+    from services.rag_service import RAGService
+
+    post_json("/rag/index", {"content": "The Eiffel Tower was completed in 1889.", "source": "eiffel.txt"})
+    answer = "The Eiffel Tower was finished in 1889."
+    llm_api.reply = lambda body: answer
+    real_embed = RAGService._embed
+
+    def embed_query_only(texts: list[str]):
+        if answer in texts:  # the attribution embeds the answer's sentences; nothing else does
+            raise ServiceUnavailable("embedding provider down")
+        return real_embed(texts)
+
+    monkeypatch.setattr(RAGService, "_embed", staticmethod(embed_query_only))
+    body = post_json("/rag/query", {"query": "When was the Eiffel Tower built?", "minScore": 0}).json()
+    assert body["answer"] == answer and body["citations"] == [] and body["answerType"] == "generative"
