@@ -479,15 +479,15 @@ def _reject_copied_summary(summary: str, text: str, max_words: int | None) -> No
     """A sampled small model sometimes hands the text back as its "summary": ask it again.
 
     Seen in CI with the local 0.5B model at temperature 0.3: the whole 46-word input returned
-    for a 30-word summary. A text already within the limit may come back as it is; twice the
-    asked length is the slack a model's word count gets.
+    for a 30-word summary. A text already within the limit may come back as it is. A summary
+    that is merely longer than asked is kept: a 502 after two verbose answers would serve the
+    caller worse than a long summary.
     """
-    words, limit = summary.split(), max_words or LOCAL_SUMMARY_WORDS
     text_words = text.split()
-    if len(text_words) > limit and [w.casefold() for w in words] == [w.casefold() for w in text_words]:
+    if len(text_words) > (max_words or LOCAL_SUMMARY_WORDS) and [w.casefold() for w in summary.split()] == [
+        w.casefold() for w in text_words
+    ]:
         raise InvalidAnswer('"summary" repeats the text word for word; write a shorter summary in your own words')
-    if max_words and len(words) > 2 * max_words:
-        raise InvalidAnswer(f'"summary" has {len(words)} words; it must be under {max_words}')
 
 
 def _aspect(item: dict[str, Any]) -> dict[str, Any]:
