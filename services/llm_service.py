@@ -182,9 +182,10 @@ class LLMService:
         max_tokens: int | None = None,
         json_mode: bool = False,
         top_logprobs: int = 0,
+        json_schema: dict[str, Any] | None = None,
     ) -> ChatResult:
         route = self.resolve(model)
-        request = self._request(messages, route, temperature, max_tokens, json_mode, top_logprobs)
+        request = self._request(messages, route, temperature, max_tokens, json_mode, top_logprobs, json_schema)
         label = _metrics_model(route)
         if route.kind == "local":  # the local provider times its own run, without the wait for its slot
             result = self._provider(route.kind).chat(request)
@@ -215,6 +216,7 @@ class LLMService:
         max_tokens: int | None,
         json_mode: bool,
         top_logprobs: int = 0,
+        json_schema: dict[str, Any] | None = None,
     ) -> ChatRequest:
         config = llm_config()
         return ChatRequest(
@@ -224,6 +226,7 @@ class LLMService:
             max_tokens=int(max_tokens or config.default_max_tokens),
             json_mode=json_mode,
             top_logprobs=top_logprobs,
+            json_schema=json_schema,
         )
 
     def image_provider(self) -> OpenAIChatProvider | None:

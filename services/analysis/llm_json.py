@@ -55,13 +55,18 @@ def ask_json(
     model: str | None,
     temperature: float,
     max_tokens: int = 1000,
+    schema: dict[str, Any] | None = None,
 ) -> JsonAnswer:
+    """``schema``: a JSON Schema the local model's grammar enforces (bounded lengths keep its answer
+    within ``max_tokens``); the validator still checks every answer."""
     llm = llm_service.get_instance()
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_content}]
     tokens = 0
     problem = ""
     for attempt in (1, 2):
-        result = llm.chat(messages, model=model, temperature=temperature, max_tokens=max_tokens, json_mode=True)
+        result = llm.chat(
+            messages, model=model, temperature=temperature, max_tokens=max_tokens, json_mode=True, json_schema=schema
+        )
         tokens += result.usage.get("total_tokens", 0)
         try:
             return JsonAnswer(validate(parse_object(result.content)), result.model, tokens)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 def empty_usage() -> dict[str, int]:
@@ -53,6 +53,9 @@ class ChatRequest:
     max_tokens: int
     json_mode: bool = False
     top_logprobs: int = 0  # > 0: report that many alternatives of the first answer token (local provider)
+    # With json_mode: a JSON Schema the local provider compiles into its grammar, so lengths and
+    # item counts are bounded as the tokens are written; remote providers get plain JSON mode.
+    json_schema: dict[str, Any] | None = None
 
 
 class ChatProvider(Protocol):

@@ -121,7 +121,12 @@ class LocalChatProvider:
             # A CPU model writes about 25 tokens/s: the cap keeps one answer within seconds.
             "max_tokens": min(request.max_tokens, llm_config().local_max_tokens),
         }
-        if request.json_mode:
+        if request.json_mode and request.json_schema:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": request.json_schema},
+            }
+        elif request.json_mode:
             body["response_format"] = {"type": "json_object"}  # llama.cpp enforces it with a grammar
         if request.top_logprobs:
             body["logprobs"], body["top_logprobs"] = True, request.top_logprobs

@@ -161,6 +161,33 @@ def test_requests_are_capped_and_made_valid_utf8_for_llama_cpp(settings) -> None
     assert body["response_format"] == {"type": "json_object"}
 
 
+def test_a_json_schema_reaches_llama_cpp_as_its_response_format() -> None:
+    from services.llm.base import ChatRequest
+    from services.llm.local_provider import LocalChatProvider
+
+    schema = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 5}}, "required": ["a"]}
+    request = ChatRequest([{"role": "user", "content": "x"}], "local", 0.2, 50, json_mode=True, json_schema=schema)
+    body = LocalChatProvider._body(request)
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
+
+@pytest.mark.slow
+def test_the_local_llm_keeps_to_a_bounded_schema(settings) -> None:
+    settings.LOCAL_LLM_MODEL = "qwen2.5-coder-0.5b-instruct"
+    schema = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 2}},
+        "required": ["items"],
+        "additionalProperties": False,
+    }
+    messages = [{"role": "user", "content": 'List ten fruits as JSON: {"items": [...]}'}]
+    result = llm_service.get_instance().chat(
+        messages, temperature=0, max_tokens=200, json_mode=True, json_schema=schema
+    )
+    items = json.loads(result.content)["items"]
+    assert 1 <= len(items) <= 2 and all(len(item) <= 12 for item in items), result.content
+
+
 def test_consecutive_messages_of_one_role_reach_llama_cpp_as_one() -> None:
     from services.llm.base import ChatRequest
     from services.llm.local_provider import LocalChatProvider
