@@ -120,13 +120,13 @@ class LLMService:
     def remote_available(self) -> bool:
         """A cloud or OpenAI-compatible provider is configured (the local LLM does not count)."""
         config = llm_config()
-        return bool(config.openai_api_key or config.anthropic_api_key or config.openai_base_url)
+        return config.openai_configured or bool(config.anthropic_api_key)
 
     def default_model(self) -> str | None:
         config = llm_config()
         if config.default_model:
             return config.default_model
-        if config.openai_api_key or config.openai_base_url:
+        if config.openai_configured:
             return config.openai_default_model
         if config.anthropic_api_key:
             return config.anthropic_default_model
@@ -158,7 +158,7 @@ class LLMService:
         if _ANTHROPIC_MODEL.match(name):
             return Route("anthropic", name) if config.anthropic_api_key else None
         if _OPENAI_MODEL.match(name):
-            if config.openai_api_key or config.openai_base_url:
+            if config.openai_configured:
                 return Route("openai", name)
             return None
         if config.openai_base_url:

@@ -57,7 +57,7 @@ def find_model(model_id: str, openai_chat_models: Iterable[str] = ()) -> Catalog
 def _chat_models(openai_chat_models: Iterable[str]) -> list[CatalogModel]:
     config = llm_config()
     candidates = [config.default_model]
-    if config.openai_api_key or config.openai_base_url:
+    if config.openai_configured:
         candidates.append(config.openai_default_model)
     if config.openai_api_key:
         candidates.extend(openai_chat_models)

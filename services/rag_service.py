@@ -70,7 +70,7 @@ _CITATION = re.compile(r"\[(?:sources?\s+)?(\d{1,3}(?:\s*,\s*\d{1,3})*)(?:\s*:[^
 ANSWER_MIN_SCORE = 0.5
 ATTRIBUTION_MIN_SCORE = 0.5  # RAGService.attributed: the same bar as the contract's minScore
 MIN_ATTRIBUTED_CHARS = 20  # shorter sentences ("Yes.") state no claim of their own
-_SENTENCE_KEEPING_SPACE = re.compile(r"((?<=[.!?])\s+|\n+)")
+_SENTENCE_KEEPING_SPACE = re.compile(f"({_SENTENCE.pattern})")  # _SENTENCE, separators kept
 PASSAGE_COUNT_SECONDS = 60.0  # how long a collection's chunk count is reused by the score
 NO_ANSWER = "No relevant context was found in the documents for this question, so it cannot be answered from them."
 

@@ -46,6 +46,11 @@ class LlmConfig:
     # Images (/generation/image)
     image_model: str
 
+    @property
+    def openai_configured(self) -> bool:
+        """OpenAI or an OpenAI-compatible server (as ``EmbeddingConfig.openai_configured``)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
 
 @functools.cache
 def llm_config() -> LlmConfig:
