@@ -252,26 +252,51 @@ def test_a_lane_with_a_byte_budget_refuses_large_bodies_but_always_admits_one_re
         clear_route_limits()
 
 
-def test_async_to_sync_in_an_api_thread_reuses_one_loop_thread_and_runs_the_orm_side_at_home() -> None:
+def test_async_to_sync_in_an_api_thread_reuses_one_running_loop_and_runs_the_orm_side_at_home() -> None:
     from asgiref.sync import async_to_sync, sync_to_async
 
     def where() -> str:
         return threading.current_thread().name
 
-    async def both() -> tuple[str, str]:
-        return where(), await sync_to_async(where)()
+    async def both() -> tuple[str, int, str]:
+        return where(), id(asyncio.get_running_loop()), await sync_to_async(where)()
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         calls = [async_to_sync(both)() for _ in range(3)]
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps({"api": where(), "calls": calls}).encode()]
 
-    status, _, body = asyncio.run(_call(ThreadPoolWSGI(app, ServingLimits(threads=1)), "/x"))
-    answer = json.loads(body)
-    loop_threads = {loop for loop, _ in answer["calls"]}
-    assert status == 200 and len(loop_threads) == 1 and answer["api"] not in loop_threads
+    served = ThreadPoolWSGI(app, ServingLimits(threads=1))
+    answers = [json.loads(asyncio.run(_call(served, "/x"))[2]) for _ in range(2)]
+    calls = [call for answer in answers for call in answer["calls"]]
+    api_thread = answers[0]["api"]
+    # One loop thread and one event loop for all the API thread's calls, across requests: no loop
+    # is built per call (asyncio.run's cost), and the loop runs in its own thread, not the API one.
+    assert {loop_thread for loop_thread, _, _ in calls} == {f"{api_thread}-loop"}
+    assert len({loop for _, loop, _ in calls}) == 1
     # thread-sensitive sync_to_async (the ORM's) comes back to the API thread and its connection.
-    assert {home for _, home in answer["calls"]} == {answer["api"]}
+    assert {home for _, _, home in calls} == {api_thread} and answers[1]["api"] == api_thread
+
+
+def test_an_exception_in_an_async_service_call_reaches_the_view_and_the_loop_keeps_serving() -> None:
+    from asgiref.sync import async_to_sync
+
+    async def fails() -> None:
+        raise ValueError("bad input")
+
+    async def works() -> str:
+        return "ok"
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            async_to_sync(fails)()
+        except ValueError as exc:
+            caught = str(exc)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"caught": caught, "then": async_to_sync(works)()}).encode()]
+
+    status, _, body = asyncio.run(_call(ThreadPoolWSGI(app, ServingLimits(threads=1)), "/x"))
+    assert status == 200 and json.loads(body) == {"caught": "bad input", "then": "ok"}
 
 
 def test_a_streaming_response_is_sent_chunk_by_chunk_and_closed() -> None:
