@@ -221,16 +221,21 @@ _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, seconds: int, connections: int, body: str | None = None) -> dict[str, float]:
-    """Run wrk (1 thread) against url; POSTs body as JSON when given. Returns req/s, p99 ms, errors."""
+def wrk(
+    url: str, seconds: float, connections: int, body: str | None = None, lua: str | None = None
+) -> dict[str, float]:
+    """Run wrk (1 thread) against url; POSTs body as JSON when given, or runs the ``lua`` script
+    (one that builds each request itself). Returns req/s, p99 ms, errors (non-2xx/3xx answers)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
     script = None
-    if body is not None:
+    if body is not None or lua is not None:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        escaped = body.replace("\\", "\\\\").replace('"', '\\"')
-        script.write(f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n')
+        if lua is None:
+            escaped = (body or "").replace("\\", "\\\\").replace('"', '\\"')
+            lua = f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
+        script.write(lua)
         script.close()
         command[1:1] = ["-s", script.name]
     try:
