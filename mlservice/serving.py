@@ -157,7 +157,7 @@ class ThreadPoolWSGI:
         self.wsgi_app = wsgi_app
         self.limits = limits
         self._api_pool = ThreadPoolExecutor(
-            limits.threads, thread_name_prefix="api", initializer=_reuse_one_loop_thread_per_api_thread
+            limits.threads, thread_name_prefix="api", initializer=_give_the_api_thread_a_running_loop
         )
         self._probe_pool = ThreadPoolExecutor(limits.probe_threads, thread_name_prefix="probe")
         self._in_progress = 0
@@ -339,18 +339,19 @@ class _ClientGone(Exception):
     pass
 
 
-def _reuse_one_loop_thread_per_api_thread() -> None:
+def _give_the_api_thread_a_running_loop() -> None:
     """Give this API thread an event loop of its own, running for the thread's lifetime in a
     companion thread, on which ``async_to_sync`` runs the views' async service calls (the guide's
     pattern).
 
     Left alone, asgiref starts a thread and a new event loop for every such call; inside an
     ``AsyncSingleThreadContext`` it keeps the thread but still builds and closes a loop per call
-    (``asyncio.run``): 0.64 ms of CPU per short embedding request, a fifth of its cost. asgiref
-    schedules the call on a running loop when the calling thread names one (the thread-local that
-    its own ``sync_to_async`` sets for nested calls), so the loop is made once. Thread-sensitive
-    ``sync_to_async`` calls (the ORM) still run back in the API thread itself, on its database
-    connection: the calling thread's executor travels with the call's context, as before.
+    (``asyncio.run``): 0.64 ms of CPU per short embedding request, a fifth of its cost (0.30 ms
+    with the loop kept; README "Serving model"). asgiref schedules the call on a running loop when
+    the calling thread names one (the thread-local that its own ``sync_to_async`` sets for nested
+    calls), so the loop is made once. Thread-sensitive ``sync_to_async`` calls (the ORM) still run
+    back in the API thread itself, on its database connection: the calling thread's executor
+    travels with the call's context, as before.
     """
     loop = asyncio.new_event_loop()
     name = f"{threading.current_thread().name}-loop"
