@@ -250,3 +250,14 @@ def wrk(
         "p99_ms": float(p99.group(1)) * _UNIT[p99.group(2)] if p99 else float("nan"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
+
+
+def wrk_per_server_cpu(
+    port: int, url: str, seconds: float, connections: int, body: str | None = None, lua: str | None = None
+) -> dict[str, float]:
+    """``wrk`` against the server on ``port``, with ``per_cpu_s`` added: requests per server
+    CPU-second, what the server costs whatever the load generator (on the same cores) takes."""
+    cpu_before = server_cpu_seconds(port)
+    result = wrk(url, seconds, connections, body, lua)
+    cpu = server_cpu_seconds(port) - cpu_before
+    return {**result, "per_cpu_s": result["rps"] * seconds / max(cpu, 1e-9)}

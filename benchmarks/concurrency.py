@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import django_server, server_cpu_seconds, server_rss_mb, wrk
+from benchmarks._harness import django_server, server_rss_mb, wrk_per_server_cpu
 from tests.test_generation.fake_providers import OpenAIHandler, serve
 
 UPSTREAM_DELAY = 2.0
@@ -174,10 +174,7 @@ end
 def short_text_throughput(base: str, port: int, seconds: float, clients: int) -> dict[str, Any]:
     """``clients`` connections each sending one short text per request (wrk): req/s, and requests
     per server CPU-second (what the server costs, whatever the load generator takes)."""
-    cpu_before = server_cpu_seconds(port)
-    result = wrk(f"{base}/embeddings/generate", seconds, clients, lua=SHORT_TEXTS_LUA)
-    cpu = server_cpu_seconds(port) - cpu_before
-    return {"rps": result["rps"], "per_cpu_s": result["rps"] * seconds / max(cpu, 1e-9), "errors": result["errors"]}
+    return wrk_per_server_cpu(port, f"{base}/embeddings/generate", seconds, clients, lua=SHORT_TEXTS_LUA)
 
 
 async def sample_vectors(client: httpx.AsyncClient) -> np.ndarray:

@@ -21,11 +21,11 @@ from benchmarks._harness import (
     django_server,
     free_port,
     running,
-    server_cpu_seconds,
     server_env,
     uvicorn_command,
     wait_until_quiet,
     wrk,
+    wrk_per_server_cpu,
 )
 
 ENDPOINTS = {
@@ -72,11 +72,7 @@ def measure(name: str, server, args) -> dict[str, dict[str, float]]:
         wait_until_quiet(port)  # models warm in the background after start: not the requests' cost
         for label, (path, body) in ENDPOINTS.items():
             wrk(base + path, 2, args.connections, body)  # warm-up: imports, caches, connections
-            cpu_before = server_cpu_seconds(port)
-            results[label] = wrk(base + path, args.seconds, args.connections, body)
-            cpu = server_cpu_seconds(port) - cpu_before
-            # Requests per server CPU-second: what the server costs, whatever the load generator takes.
-            results[label]["per_cpu_s"] = results[label]["rps"] * args.seconds / max(cpu, 1e-9)
+            results[label] = wrk_per_server_cpu(port, base + path, args.seconds, args.connections, body)
             print(
                 f"  {name:<22} {label:<28} {results[label]['rps']:>9.0f} req/s  p99 {results[label]['p99_ms']:.1f} ms"
                 f"  {results[label]['per_cpu_s']:>8.0f} req/CPU-s  non-2xx {results[label]['errors']:.0f}",

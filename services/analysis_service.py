@@ -326,11 +326,11 @@ class AnalysisService:
         if answer is None:
             return None
         p = answer.probabilities
-        neutral = self._embedding_axis_reading(text)
-        if neutral is None:  # no embedding model: the LLM's own three labels
+        axis = self._embedding_axis_reading(text)
+        if axis is None:  # no embedding model: the LLM's own three labels
             label, confidence = answer.best, p[answer.best]
-        elif neutral.sentiment == "neutral":
-            label, confidence = "neutral", neutral.confidence
+        elif axis.sentiment == "neutral":
+            label, confidence = "neutral", axis.confidence
         else:
             label = "positive" if p["positive"] >= p["negative"] else "negative"
             confidence = p[label]
